@@ -1,0 +1,479 @@
+/* mg.c: the micrograd engine: an arena of scalar nodes, the forward rule of each
+ * op, reference counting, and backward.
+ *
+ * Not here: anything about Python. Every function returns a status instead of
+ * printing or aborting; Python turns statuses into exceptions.
+ * Floating point: formulas and their order of operations are micrograd 0.1.0's
+ * (engine.py) so that forward data is bit-identical; build without
+ * -ffast-math and with -ffp-contract=off so the compiler keeps them.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <assert.h>
+#include "mg.h"
+
+#if defined(MG_NO_LOCK)      /* the caller serialises calls (for measuring the lock) */
+typedef int mg_lock;
+#define LOCK_INIT(m) ((void)(m))
+#define LOCK(m) ((void)(m))
+#define UNLOCK(m) ((void)(m))
+#define LOCK_DESTROY(m) ((void)(m))
+#elif defined(_WIN32)
+#include <windows.h>
+typedef SRWLOCK mg_lock;
+#define LOCK_INIT(m) InitializeSRWLock(m)
+#define LOCK(m) AcquireSRWLockExclusive(m)
+#define UNLOCK(m) ReleaseSRWLockExclusive(m)
+#define LOCK_DESTROY(m) ((void)(m))
+#else
+#include <pthread.h>
+typedef pthread_mutex_t mg_lock;
+#define LOCK_INIT(m) pthread_mutex_init(m, NULL)
+#define LOCK(m) pthread_mutex_lock(m)
+#define UNLOCK(m) pthread_mutex_unlock(m)
+#define LOCK_DESTROY(m) pthread_mutex_destroy(m)
+#endif
+
+/* Struct of arrays: node i is op[i], lhs[i], rhs[i], ... A free slot has refs 0
+ * and links to the next free slot through lhs. deps and stack are scratch for
+ * backward and release; deps is all zero between calls. */
+struct mg_arena {
+    int32_t len, cap, max_cap, live, free_head;
+    uint8_t *op, *flags;    /* flags: MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT */
+    int32_t *lhs, *rhs;     /* children, -1 if absent */
+    int32_t *refs;          /* Python handles + parents holding this node */
+    int32_t *deps, *stack;
+    double *arg;            /* per-node constant: the exponent of MG_POW */
+    double *data, *grad;
+    mg_lock lock;
+};
+
+#define NODE_BYTES (2 * sizeof(uint8_t) + 5 * sizeof(int32_t) + 3 * sizeof(double))
+
+static const char *const op_names[] = {
+    "", "+", "*", "**", "ReLU", "tanh", "exp", "log", "sigmoid", "**",
+};
+_Static_assert(sizeof op_names / sizeof *op_names == MG_OP_COUNT, "one name per op");
+
+static const int8_t arity[] = { 0, 2, 2, 1, 1, 1, 1, 1, 1, 2 };
+_Static_assert(sizeof arity / sizeof *arity == MG_OP_COUNT, "one arity per op");
+
+static const char *const messages[] = {
+    "ok",
+    "out of memory",
+    "no such node",
+    "0.0 cannot be raised to a negative power",
+    "math range error",
+    "math domain error",
+    "negative number cannot be raised to a fractional power",
+    "unknown op",
+};
+_Static_assert(sizeof messages / sizeof *messages == MG_STATUS_COUNT, "one message per status");
+
+int mg_abi_version(void) { return MG_ABI_VERSION; }
+
+const char *mg_strerror(int status)
+{
+    return status >= 0 && status < MG_STATUS_COUNT ? messages[status] : "unknown error";
+}
+
+const char *mg_op_name(int op)
+{
+    return op >= 0 && op < MG_OP_COUNT ? op_names[op] : "?";
+}
+
+/* ---------------------------------------------------------------- arena */
+
+/* Allocate every array at the new capacity, copy, and swap only when all
+ * allocations succeeded: MG_ENOMEM leaves the graph as it was. */
+static int grow(mg_arena *a, int32_t cap)
+{
+    mg_arena n = *a;
+    n.op = malloc((size_t)cap);
+    n.flags = malloc((size_t)cap);
+    n.lhs = malloc((size_t)cap * sizeof(int32_t));
+    n.rhs = malloc((size_t)cap * sizeof(int32_t));
+    n.refs = malloc((size_t)cap * sizeof(int32_t));
+    n.deps = calloc((size_t)cap, sizeof(int32_t));
+    n.stack = malloc((size_t)cap * sizeof(int32_t));
+    n.arg = malloc((size_t)cap * sizeof(double));
+    n.data = malloc((size_t)cap * sizeof(double));
+    n.grad = malloc((size_t)cap * sizeof(double));
+    if (!n.op || !n.flags || !n.lhs || !n.rhs || !n.refs || !n.deps || !n.stack
+            || !n.arg || !n.data || !n.grad) {
+        free(n.op); free(n.flags); free(n.lhs); free(n.rhs); free(n.refs);
+        free(n.deps); free(n.stack); free(n.arg); free(n.data); free(n.grad);
+        return MG_ENOMEM;
+    }
+    size_t k = (size_t)a->len;
+    if (k) {
+        memcpy(n.op, a->op, k);
+        memcpy(n.flags, a->flags, k);
+        memcpy(n.lhs, a->lhs, k * sizeof(int32_t));
+        memcpy(n.rhs, a->rhs, k * sizeof(int32_t));
+        memcpy(n.refs, a->refs, k * sizeof(int32_t));
+        memcpy(n.arg, a->arg, k * sizeof(double));
+        memcpy(n.data, a->data, k * sizeof(double));
+        memcpy(n.grad, a->grad, k * sizeof(double));
+    }
+    free(a->op); free(a->flags); free(a->lhs); free(a->rhs); free(a->refs);
+    free(a->deps); free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    n.cap = cap;
+    *a = n;   /* the lock is copied bitwise, but never while held by another thread: we hold it */
+    return MG_OK;
+}
+
+mg_arena *mg_arena_new(int32_t cap)
+{
+    mg_arena *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->max_cap = INT32_MAX;
+    a->free_head = -1;
+    if (grow(a, cap > 16 ? cap : 16) != MG_OK) {
+        free(a);
+        return NULL;
+    }
+    LOCK_INIT(&a->lock);
+    return a;
+}
+
+void mg_arena_free(mg_arena *a)
+{
+    if (!a)
+        return;
+    LOCK_DESTROY(&a->lock);
+    free(a->op); free(a->flags); free(a->lhs); free(a->rhs); free(a->refs);
+    free(a->deps); free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    free(a);
+}
+
+void mg_arena_stats(mg_arena *a, mg_stats *out)
+{
+    LOCK(&a->lock);
+    out->live = a->live;
+    out->cap = a->cap;
+    out->bytes_per_node = (int64_t)NODE_BYTES;
+    out->bytes = (int64_t)a->cap * (int64_t)NODE_BYTES;
+    UNLOCK(&a->lock);
+}
+
+int mg_arena_limit(mg_arena *a, int32_t max_cap)
+{
+    if (max_cap < 1)
+        return MG_ERANGE;
+    LOCK(&a->lock);
+    a->max_cap = max_cap;
+    UNLOCK(&a->lock);
+    return MG_OK;
+}
+
+static int alive(const mg_arena *a, int32_t i)
+{
+    return i >= 0 && i < a->len && a->refs[i] > 0;
+}
+
+/* A free slot if there is one, else a new one, doubling the arena when full. */
+static int take_slot(mg_arena *a, int32_t *out)
+{
+    if (a->free_head >= 0) {
+        *out = a->free_head;
+        a->free_head = a->lhs[*out];
+        return MG_OK;
+    }
+    if (a->len == a->cap) {
+        if (a->cap >= a->max_cap)
+            return MG_ENOMEM;
+        int64_t cap = (int64_t)a->cap * 2;
+        int status = grow(a, cap > a->max_cap ? a->max_cap : (int32_t)cap);
+        if (status != MG_OK)
+            return status;
+    }
+    *out = a->len++;
+    return MG_OK;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* x ** e as Python's float.__pow__ computes it, with its errors as statuses;
+ * where Python would return a complex number we report MG_ECOMPLEX. */
+static int pow_checked(double x, double e, double *out)
+{
+    if (x == 0 && e < 0 && isfinite(e))
+        return MG_EZERODIV;
+    if (x < 0 && isfinite(x) && isfinite(e) && e != floor(e))
+        return MG_ECOMPLEX;
+    *out = pow(x, e);
+    if (isinf(*out) && isfinite(x) && isfinite(e))
+        return MG_ERANGE;
+    return MG_OK;
+}
+
+/* In micrograd a result is a Python int when int arithmetic produced it. */
+static int pow_is_int(int base_int, double e, int e_int)
+{
+    return base_int && e_int && e >= 0;
+}
+
+/* The forward rule of every op: the data and int flag of a node from its
+ * children. The only place where an op's value is defined. */
+static int forward(const mg_arena *a, int op, int32_t l, int32_t r, double arg, int arg_int,
+                   double *out, int *is_int)
+{
+    double x = l >= 0 ? a->data[l] : 0, y = r >= 0 ? a->data[r] : 0;
+    int xi = l >= 0 && (a->flags[l] & MG_DATA_INT), yi = r >= 0 && (a->flags[r] & MG_DATA_INT);
+    *is_int = 0;
+    switch ((mg_op)op) {
+    case MG_LEAF:    *out = arg; *is_int = arg_int; return MG_OK;
+    case MG_ADD:     *out = x + y; *is_int = xi && yi; return MG_OK;
+    case MG_MUL:     *out = x * y; *is_int = xi && yi; return MG_OK;
+    case MG_POW:     *is_int = pow_is_int(xi, arg, arg_int); return pow_checked(x, arg, out);
+    case MG_RELU:    *out = x < 0 ? 0 : x; *is_int = x < 0 || xi; return MG_OK;  /* 0 if self.data < 0 else self.data */
+    case MG_TANH:    *out = tanh(x); return MG_OK;
+    case MG_EXP:     *out = exp(x); return isinf(*out) && isfinite(x) ? MG_ERANGE : MG_OK;
+    case MG_LOG:     *out = log(x); return x <= 0 ? MG_EDOMAIN : MG_OK;   /* as math.log */
+    case MG_SIGMOID: *out = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); return MG_OK;
+    case MG_POWV:    *is_int = pow_is_int(xi, y, yi); return pow_checked(x, y, out);
+    case MG_OP_COUNT: break;
+    }
+    return MG_EOP;
+}
+
+int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int)
+{
+    if (op < 0 || op >= MG_OP_COUNT)
+        return -MG_EOP;
+    LOCK(&a->lock);
+    int n = arity[op], is_int = 0, status = MG_EINDEX;
+    int32_t i = -1;
+    double data = 0;
+    if (n < 1) lhs = -1;
+    if (n < 2) rhs = -1;
+    if ((n >= 1 && !alive(a, lhs)) || (n >= 2 && !alive(a, rhs)))
+        goto done;
+    status = forward(a, op, lhs, rhs, arg, arg_is_int, &data, &is_int);
+    if (status == MG_OK)
+        status = take_slot(a, &i);
+    if (status != MG_OK)
+        goto done;
+    a->op[i] = (uint8_t)op;
+    is_int = is_int && isfinite(data);   /* a Python int is never inf or nan */
+    a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
+    a->lhs[i] = lhs;
+    a->rhs[i] = rhs;
+    a->refs[i] = 1;
+    a->arg[i] = op == MG_LEAF ? 0 : arg;
+    a->data[i] = data;
+    a->grad[i] = 0;
+    if (lhs >= 0) a->refs[lhs]++;
+    if (rhs >= 0) a->refs[rhs]++;
+    a->live++;
+done:
+    UNLOCK(&a->lock);
+    return status == MG_OK ? i : -status;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+int mg_retain(mg_arena *a, int32_t i)
+{
+    LOCK(&a->lock);
+    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    if (status == MG_OK)
+        a->refs[i]++;
+    UNLOCK(&a->lock);
+    return status;
+}
+
+/* Drop one reference from each node of idx; free every node that no longer
+ * has any, with an explicit stack (a 10-million-long chain is released without
+ * recursion). Indices that are not live nodes are skipped and reported. */
+int mg_release(mg_arena *a, const int32_t *idx, int32_t n)
+{
+    LOCK(&a->lock);
+    int status = MG_OK;
+    for (int32_t k = 0; k < n; k++) {
+        int32_t top = 0;
+        if (!alive(a, idx[k]))
+            status = MG_EINDEX;
+        else if (--a->refs[idx[k]] == 0)
+            a->stack[top++] = idx[k];
+        while (top > 0) {
+            int32_t j = a->stack[--top], kids[2] = { a->lhs[j], a->rhs[j] };
+            for (int c = 0; c < 2; c++)
+                if (kids[c] >= 0 && --a->refs[kids[c]] == 0)
+                    a->stack[top++] = kids[c];
+            a->lhs[j] = a->free_head;
+            a->rhs[j] = -1;
+            a->free_head = j;
+            a->live--;
+        }
+    }
+    UNLOCK(&a->lock);
+    return status;
+}
+
+/* ---------------------------------------------------------------- access */
+
+int mg_get(mg_arena *a, int32_t i, int field, mg_number *out)
+{
+    LOCK(&a->lock);
+    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    if (status == MG_OK) {
+        switch (field) {
+        case MG_DATA: out->value = a->data[i]; out->is_int = (a->flags[i] & MG_DATA_INT) != 0; break;
+        case MG_GRAD: out->value = a->grad[i]; out->is_int = (a->flags[i] & MG_GRAD_INT) != 0; break;
+        case MG_ARG:  out->value = a->arg[i];  out->is_int = (a->flags[i] & MG_ARG_INT) != 0; break;
+        default: status = MG_EINDEX;
+        }
+    }
+    UNLOCK(&a->lock);
+    return status;
+}
+
+static void set_flag(uint8_t *flags, int bit, int on)
+{
+    *flags = (uint8_t)(on ? (*flags | bit) : (*flags & ~bit));
+}
+
+int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
+{
+    LOCK(&a->lock);
+    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    if (status == MG_OK) {
+        switch (field) {
+        case MG_DATA: a->data[i] = value; set_flag(&a->flags[i], MG_DATA_INT, is_int); break;
+        case MG_GRAD: a->grad[i] = value; set_flag(&a->flags[i], MG_GRAD_INT, is_int); break;
+        default: status = MG_EINDEX;
+        }
+    }
+    UNLOCK(&a->lock);
+    return status;
+}
+
+int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs)
+{
+    LOCK(&a->lock);
+    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    if (status == MG_OK) {
+        *op = a->op[i];
+        *lhs = a->lhs[i];
+        *rhs = a->rhs[i];
+    }
+    UNLOCK(&a->lock);
+    return status;
+}
+
+int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
+{
+    LOCK(&a->lock);
+    int status = MG_OK;
+    for (int32_t k = 0; k < n; k++)
+        if (!alive(a, idx[k]))
+            status = MG_EINDEX;
+    for (int32_t k = 0; k < n && status == MG_OK; k++) {
+        a->grad[idx[k]] = 0;
+        a->flags[idx[k]] |= MG_GRAD_INT;
+    }
+    UNLOCK(&a->lock);
+    return status;
+}
+
+/* ---------------------------------------------------------------- backward */
+
+/* child.grad += v, where v is a Python int in micrograd only if is_int */
+static void acc(mg_arena *a, int32_t c, double v, int is_int)
+{
+    a->grad[c] += v;
+    if (!is_int || !isfinite(a->grad[c]))
+        a->flags[c] &= (uint8_t)~MG_GRAD_INT;
+}
+
+/* The backward rule of every op, computed from current data as micrograd does. */
+static void backward_node(mg_arena *a, int32_t i)
+{
+    int32_t l = a->lhs[i], r = a->rhs[i];
+    double g = a->grad[i], e = a->arg[i];
+    int gi = (a->flags[i] & MG_GRAD_INT) != 0;
+#define DI(j) ((a->flags[j] & MG_DATA_INT) != 0)
+    switch ((mg_op)a->op[i]) {
+    case MG_LEAF:
+        break;
+    case MG_ADD:        /* self.grad += out.grad; other.grad += out.grad */
+        acc(a, l, g, gi);
+        acc(a, r, g, gi);
+        break;
+    case MG_MUL:        /* self.grad += other.data * out.grad, and the mirror image */
+        acc(a, l, a->data[r] * g, DI(r) && gi);
+        acc(a, r, a->data[l] * g, DI(l) && gi);
+        break;
+    case MG_POW:        /* self.grad += (other * self.data**(other-1)) * out.grad */
+        acc(a, l, (e * pow(a->data[l], e - 1)) * g,
+            pow_is_int(DI(l), e - 1, a->flags[i] & MG_ARG_INT) && gi);
+        break;
+    case MG_RELU:       /* self.grad += (out.data > 0) * out.grad */
+        acc(a, l, (a->data[i] > 0) * g, gi);
+        break;
+    case MG_TANH:       /* self.grad += (1 - t**2) * out.grad */
+        acc(a, l, (1 - pow(a->data[i], 2)) * g, 0);
+        break;
+    case MG_EXP:        /* self.grad += out.data * out.grad */
+        acc(a, l, a->data[i] * g, 0);
+        break;
+    case MG_LOG:        /* self.grad += out.grad / self.data */
+        acc(a, l, g / a->data[l], 0);
+        break;
+    case MG_SIGMOID:    /* self.grad += s * (1 - s) * out.grad */
+        acc(a, l, a->data[i] * (1 - a->data[i]) * g, 0);
+        break;
+    case MG_POWV: {     /* as MG_POW for the base; out * log(base) for the exponent,
+                           0 where base == 0 and exponent >= 0 (as PyTorch) */
+        double x = a->data[l], y = a->data[r];
+        acc(a, l, (y * pow(x, y - 1)) * g, pow_is_int(DI(l), y - 1, DI(r)) && gi);
+        acc(a, r, x == 0 && y >= 0 ? 0 : a->data[i] * log(x) * g, 0);
+        break;
+    }
+    case MG_OP_COUNT:
+        assert(0);
+        break;
+    }
+#undef DI
+}
+
+/* Kahn's algorithm, as PyTorch's engine: count each reachable node's parents
+ * within the graph (deps), then process a node once all its parents are done.
+ * The first walk also resets the grads of the non-leaf nodes it reaches. */
+int mg_backward(mg_arena *a, int32_t root)
+{
+    LOCK(&a->lock);
+    if (!alive(a, root)) {
+        UNLOCK(&a->lock);
+        return MG_EINDEX;
+    }
+    int32_t top = 0, *stack = a->stack, *deps = a->deps;
+    stack[top++] = root;
+    while (top > 0) {
+        int32_t i = stack[--top], kids[2] = { a->lhs[i], a->rhs[i] };
+        if (a->op[i] != MG_LEAF) {
+            a->grad[i] = 0;
+            a->flags[i] |= MG_GRAD_INT;
+        }
+        for (int k = 0; k < 2; k++)
+            if (kids[k] >= 0 && deps[kids[k]]++ == 0)
+                stack[top++] = kids[k];
+    }
+    a->grad[root] += 1;     /* self.grad = 1 */
+    stack[top++] = root;
+    while (top > 0) {
+        int32_t i = stack[--top], kids[2] = { a->lhs[i], a->rhs[i] };
+        backward_node(a, i);
+        for (int k = 0; k < 2; k++)
+            if (kids[k] >= 0 && --deps[kids[k]] == 0)
+                stack[top++] = kids[k];
+    }
+    UNLOCK(&a->lock);
+    return MG_OK;
+}

@@ -1,0 +1,78 @@
+/* mg.h: the C API of the micrograd engine, and the only source of the cffi cdef.
+ *
+ * Declarations only: enums, opaque types, plain structs, prototypes and integer
+ * #defines (cffi's cdef parses nothing else; micrograd/_build.py drops the other
+ * '#' lines). It is not a general tensor library: every node is one scalar.
+ *
+ * Ownership: an mg_arena is created by mg_arena_new and freed by mg_arena_free
+ * (Python wraps it in ffi.gc). Node indices are int32; a node lives while its
+ * reference count (Python handles + parent nodes) is positive.
+ * Threads: every function takes the arena's lock, so concurrent calls are safe.
+ */
+#define MG_ABI_VERSION 1
+
+typedef enum {
+    MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
+    MG_EOP, MG_STATUS_COUNT
+} mg_status;
+
+typedef enum {            /* same order as every switch and table in mg.c */
+    MG_LEAF = 0, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
+    MG_SIGMOID, MG_POWV,
+    MG_OP_COUNT
+} mg_op;
+
+typedef enum { MG_DATA = 0, MG_GRAD, MG_ARG } mg_field;
+
+/* flag bits of a node: which numbers are Python ints in micrograd 0.1.0 */
+#define MG_DATA_INT 1
+#define MG_GRAD_INT 2
+#define MG_ARG_INT 4
+
+typedef struct mg_arena mg_arena;   /* opaque: it holds a lock cffi cannot parse */
+
+typedef struct {          /* one number read from a node, for Python */
+    double value;
+    int is_int;           /* 1 if micrograd 0.1.0 would hold a Python int here */
+} mg_number;
+
+typedef struct {
+    int64_t live;         /* nodes in use */
+    int64_t cap;          /* node slots allocated */
+    int64_t bytes;        /* bytes the arena has allocated for its node slots */
+    int64_t bytes_per_node;
+} mg_stats;
+
+int mg_abi_version(void);
+const char *mg_strerror(int status);
+const char *mg_op_name(int op);
+
+/* arena ------------------------------------------------------------------ */
+mg_arena *mg_arena_new(int32_t cap);           /* NULL when out of memory */
+void mg_arena_free(mg_arena *a);
+void mg_arena_stats(mg_arena *a, mg_stats *out);
+int mg_arena_limit(mg_arena *a, int32_t max_cap);  /* growth past max_cap fails: MG_ENOMEM */
+
+/* graph -------------------------------------------------------------------
+ * mg_push computes the new node's data at once and returns its index (>= 0),
+ * or minus an mg_status, having changed nothing. For MG_LEAF, arg is the data;
+ * for MG_POW, arg is the constant exponent. The new node has one reference,
+ * owned by the caller; it also holds one on each child. */
+int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
+int mg_retain(mg_arena *a, int32_t i);
+int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
+                                              what is no longer referenced */
+
+/* node i: read one field (and its int flag) or write one; op and children */
+int mg_get(mg_arena *a, int32_t i, int field, mg_number *out);
+int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int);
+int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs);
+
+/* backward ----------------------------------------------------------------
+ * Reverse topological order over the nodes reachable from root, without
+ * recursion: root's grad becomes 1 (a leaf root adds 1), other non-leaf grads
+ * restart from 0, leaves accumulate. */
+int mg_backward(mg_arena *a, int32_t root);
+
+/* one call for a whole parameter list */
+int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n);

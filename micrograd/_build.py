@@ -1,0 +1,63 @@
+"""The cffi builder of micrograd._mg, compiled by setuptools (setup.py's cffi_modules).
+
+The declarations come from csrc/mg.h itself, so C and Python cannot disagree
+about a signature. This module is only used at build time.
+"""
+import os
+import re
+import sys
+
+from cffi import FFI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CSRC = os.path.join(ROOT, "csrc")
+
+
+def cdef_from_header(path):
+    """The header without preprocessor lines, except `#define NAME <int>`."""
+    keep = []
+    for line in open(path, encoding="utf-8"):
+        if line.lstrip().startswith("#") and not re.match(r"\s*#define\s+\w+\s+-?\d+\s*$", line):
+            continue
+        keep.append(line)
+    return "".join(keep)
+
+
+def compile_args():
+    if sys.platform == "win32":
+        return ["/O2", "/W3", "/fp:precise"]
+    # -ffp-contract=off: no fused multiply-add, so results are bit-identical to Python's
+    args = ["-std=c11", "-O2", "-Wall", "-Wextra", "-ffp-contract=off", "-fno-fast-math"]
+    return args + os.environ.get("MG_CFLAGS", "").split()
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(cdef_from_header(os.path.join(CSRC, "mg.h")))
+# cffi releases the GIL and saves errno around every call. Our calls are a few
+# nanoseconds of C, and releasing and re-taking the GIL costs ten times that, so
+# the wrappers keep it (these macros wrap each call in the generated _mg.c). The
+# GIL then serialises calls into the arena; the arena's own lock stays as the
+# guarantee, uncontended. benchmarks/bench_engine.py measures both choices.
+KEEP_GIL = """
+#undef Py_BEGIN_ALLOW_THREADS
+#define Py_BEGIN_ALLOW_THREADS {
+#undef Py_END_ALLOW_THREADS
+#define Py_END_ALLOW_THREADS }
+#undef _cffi_restore_errno
+#define _cffi_restore_errno() ((void)0)
+#undef _cffi_save_errno
+#define _cffi_save_errno() ((void)0)
+"""
+
+ffibuilder.set_source(
+    "micrograd._mg",
+    '#include "mg.h"\n' + ("" if os.environ.get("MG_RELEASE_GIL") else KEEP_GIL),
+    sources=[os.path.relpath(os.path.join(CSRC, "mg.c"), ROOT)],
+    include_dirs=[CSRC],
+    extra_compile_args=compile_args(),
+    extra_link_args=os.environ.get("MG_LDFLAGS", "").split(),
+    libraries=[] if sys.platform == "win32" else ["m", "pthread"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(tmpdir=ROOT, verbose=True)

@@ -1,0 +1,261 @@
+"""Value: micrograd 0.1.0's scalar autograd API over a graph that lives in C.
+
+A Value is a handle (a node index) into one process-wide arena in csrc/mg.c;
+each op computes its data in C at once, and backward() runs in C. This module
+is not a tensor library and holds no graph in Python: no closures, no cycles.
+
+Decisions where C cannot do what Python does, tested in tests/test_engine.py:
+- data and grad are float64. Where micrograd 0.1.0 would hold a Python int
+  (int data, int arithmetic, the grad of a fresh Value), we return an int
+  too, exact up to 2**53; an int result too large for a float raises
+  OverflowError, as float() does.
+- A negative base to a fractional power, complex in Python, raises ValueError.
+- backward() never raises: where micrograd's Python would raise inside a
+  gradient (0.0 ** -0.5), the grad is inf or nan, as in PyTorch.
+- backward() twice accumulates leaf grads (2x, as PyTorch) and recomputes
+  non-leaf grads, instead of micrograd's compounding of intermediate grads.
+- copy, deepcopy and pickle give a new leaf with the same data and label.
+"""
+import threading
+import weakref
+
+from micrograd._mg import ffi, lib
+from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
+                               MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG)
+
+_ABI_VERSION = 1
+if lib.mg_abi_version() != _ABI_VERSION:
+    raise ImportError(f"micrograd._mg is stale (ABI {lib.mg_abi_version()}, expected "
+                      f"{_ABI_VERSION}): reinstall the package to rebuild it")
+
+_EXC = {lib.MG_ENOMEM: MemoryError, lib.MG_EINDEX: IndexError,
+        lib.MG_EZERODIV: ZeroDivisionError, lib.MG_ERANGE: OverflowError,
+        lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError}
+
+
+def _check(status):
+    if status != lib.MG_OK:
+        raise _EXC.get(status, RuntimeError)(ffi.string(lib.mg_strerror(status)).decode())
+
+
+def _number(x):
+    """(float, is_int) for an int, a float, a bool or anything with __float__."""
+    if isinstance(x, float):
+        return x, False
+    if isinstance(x, int) or hasattr(type(x), "__index__"):
+        return float(x), True
+    if hasattr(type(x), "__float__"):
+        return float(x), False
+    raise TypeError(f"Value data must be a real number, not {type(x).__name__!r}")
+
+
+# The arena owns every node; it is freed when this module's last Value is.
+_arena = ffi.gc(lib.mg_arena_new(1024), lib.mg_arena_free)
+# _live[i]: a weak reference to node i's Value, so that _prev hands out the same
+# Python object for a node while that object is alive. _dead: nodes whose Value
+# died; their references are dropped in C a batch at a time (one call, not one
+# per node), before any memory is needed and before stats are read.
+_live = [None] * 1024
+_dead = []
+_flushing = threading.Lock()
+
+
+def _flush():
+    if not _flushing.acquire(blocking=False):
+        return                                  # another thread is at it
+    try:
+        n = len(_dead)
+        batch = _dead[:n]
+        del _dead[:n]                           # other threads append after n
+        _check(lib.mg_release(_arena, batch, n))
+    finally:
+        _flushing.release()
+
+
+def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push, _arena=_arena, _new=object.__new__,
+          _ref=weakref.ref, _live=_live):
+    """The Value of a new node: the hot path of every op, so written flat."""
+    i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
+    if i < 0:
+        i = _retry(op, lhs, rhs, arg, arg_is_int, i)
+    v = _new(Value)
+    v._i = i
+    try:
+        _live[i] = _ref(v)
+    except IndexError:                          # the arena grew
+        _live.extend([None] * (i + 1))
+        _live[i] = _ref(v)
+    return v
+
+
+def _retry(op, lhs, rhs, arg, arg_is_int, i):
+    if i == -lib.MG_ENOMEM:                     # dead nodes may free enough room
+        _flush()
+        i = lib.mg_push(_arena, op, lhs, rhs, arg, arg_is_int)
+    if i < 0:
+        _check(-i)
+    return i
+
+
+def _leaf(x):
+    if type(x) is float:
+        return _node(MG_LEAF, -1, -1, x, False)
+    return _node(MG_LEAF, -1, -1, *_number(x))
+
+
+def _read(i, field):
+    n = ffi.new("mg_number *")
+    _check(lib.mg_get(_arena, i, field, n))
+    return int(n.value) if n.is_int else n.value
+
+
+class Value:
+    """ stores a single scalar value and its gradient """
+    __slots__ = ("_i", "_label", "__weakref__")
+
+    def __new__(cls, data, _children=(), _op="", label=""):
+        if _children or _op:
+            raise TypeError("Value() makes a leaf; ops build the other nodes")
+        self = _leaf(data)
+        if label:
+            self.label = label
+        return self
+
+    def __del__(self, _live=_live, _dead=_dead):
+        # forget this handle before its node can be freed and its index reused
+        _live[self._i] = None
+        _dead.append(self._i)
+        if len(_dead) >= 4096:
+            _flush()
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else _leaf(other)
+        return _node(MG_ADD, self._i, other._i, 0.0, False)
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else _leaf(other)
+        return _node(MG_MUL, self._i, other._i, 0.0, False)
+
+    def __pow__(self, other):
+        if isinstance(other, Value):   # beyond micrograd 0.1.0: grads for both
+            return _node(MG_POWV, self._i, other._i, 0.0, False)
+        if not hasattr(type(other), "__float__"):
+            return NotImplemented
+        return _node(MG_POW, self._i, -1, *_number(other))
+
+    def relu(self):
+        return _node(MG_RELU, self._i, -1, 0.0, False)
+
+    def tanh(self):
+        return _node(MG_TANH, self._i, -1, 0.0, False)
+
+    def exp(self):
+        return _node(MG_EXP, self._i, -1, 0.0, False)
+
+    def log(self):
+        return _node(MG_LOG, self._i, -1, 0.0, False)
+
+    def sigmoid(self):
+        return _node(MG_SIGMOID, self._i, -1, 0.0, False)
+
+    def backward(self):
+        _check(lib.mg_backward(_arena, self._i))
+
+    def __neg__(self): # -self
+        return self * -1
+
+    def __radd__(self, other): # other + self
+        return self + other
+
+    def __sub__(self, other): # self - other
+        return self + (-other)
+
+    def __rsub__(self, other): # other - self
+        return other + (-self)
+
+    def __rmul__(self, other): # other * self
+        return self * other
+
+    def __truediv__(self, other): # self / other
+        return self * other**-1
+
+    def __rtruediv__(self, other): # other / self
+        return other * self**-1
+
+    def __rpow__(self, other): # other ** self
+        return _leaf(other) ** self
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    # ---------------------------------------------------------- node fields
+
+    @property
+    def data(self):
+        return _read(self._i, MG_DATA)
+
+    @data.setter
+    def data(self, x):
+        _check(lib.mg_set(_arena, self._i, MG_DATA, *_number(x)))
+
+    @property
+    def grad(self):
+        return _read(self._i, MG_GRAD)
+
+    @grad.setter
+    def grad(self, x):
+        _check(lib.mg_set(_arena, self._i, MG_GRAD, *_number(x)))
+
+    @property
+    def label(self):
+        """A name for graph drawings, as in the lecture's Value; '' if none."""
+        try:
+            return self._label
+        except AttributeError:
+            return ""
+
+    @label.setter
+    def label(self, text):
+        self._label = str(text)
+
+    @property
+    def _prev(self):
+        """The child Values, as a set: for graph drawing and debugging."""
+        _, lhs, rhs = _node_fields(self._i)
+        return {_handle(c) for c in (lhs, rhs) if c >= 0}
+
+    @property
+    def _op(self):
+        """The op that produced this node, with micrograd's labels ('+', '**2', 'ReLU')."""
+        op = _node_fields(self._i)[0]
+        name = ffi.string(lib.mg_op_name(op)).decode()
+        return name + str(_read(self._i, MG_ARG)) if op == MG_POW else name
+
+    def __reduce__(self):
+        return (Value, (self.data, (), "", self.label))
+
+
+def _node_fields(i):
+    op, lhs, rhs = ffi.new("int *"), ffi.new("int32_t *"), ffi.new("int32_t *")
+    _check(lib.mg_node(_arena, i, op, lhs, rhs))
+    return op[0], lhs[0], rhs[0]
+
+
+def _handle(i):
+    """The live Value of node i, or a new one holding its own reference."""
+    ref = _live[i]
+    v = ref() if ref is not None else None
+    if v is None:
+        _check(lib.mg_retain(_arena, i))
+        v = object.__new__(Value)
+        v._i = i
+        _live[i] = weakref.ref(v)
+    return v
+
+
+def stats():
+    """The arena's live nodes, capacity and bytes, for tests and benchmarks."""
+    _flush()
+    s = ffi.new("mg_stats *")
+    lib.mg_arena_stats(_arena, s)
+    return {"live": s.live, "cap": s.cap, "bytes": s.bytes, "bytes_per_node": s.bytes_per_node}
