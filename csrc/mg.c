@@ -242,25 +242,27 @@ static int forward(const mg_arena *a, int op, int32_t l, int32_t r, double arg, 
     return MG_EOP;
 }
 
-int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int)
+/* A new node from op and its children, with one reference for the caller.
+ * Nothing changes unless it succeeds. The lock is held by the caller. */
+static int push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int,
+                int32_t *out)
 {
     if (op < 0 || op >= MG_OP_COUNT)
-        return -MG_EOP;
-    LOCK(&a->lock);
-    int n = arity[op], is_int = 0, status = MG_EINDEX;
-    int32_t i = -1;
+        return MG_EOP;
+    int n = arity[op], is_int = 0;
     double data = 0;
     if (n < 1) lhs = -1;
     if (n < 2) rhs = -1;
     if ((n >= 1 && !alive(a, lhs)) || (n >= 2 && !alive(a, rhs)))
-        goto done;
-    status = forward(a, op, lhs, rhs, arg, arg_is_int, &data, &is_int);
+        return MG_EINDEX;
+    int status = forward(a, op, lhs, rhs, arg, arg_is_int, &data, &is_int);
+    int32_t i = -1;
     if (status == MG_OK)
         status = take_slot(a, &i);
     if (status != MG_OK)
-        goto done;
-    a->op[i] = (uint8_t)op;
+        return status;
     is_int = is_int && isfinite(data);   /* a Python int is never inf or nan */
+    a->op[i] = (uint8_t)op;
     a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
     a->lhs[i] = lhs;
     a->rhs[i] = rhs;
@@ -271,7 +273,32 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     if (lhs >= 0) a->refs[lhs]++;
     if (rhs >= 0) a->refs[rhs]++;
     a->live++;
-done:
+    *out = i;
+    return MG_OK;
+}
+
+static void drop(mg_arena *a, int32_t i);
+
+int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int)
+{
+    int32_t i = -1;
+    LOCK(&a->lock);
+    int status = push(a, op, lhs, rhs, arg, arg_is_int, &i);
+    UNLOCK(&a->lock);
+    return status == MG_OK ? i : -status;
+}
+
+/* `lhs op c` for a Python number c: the leaf Value(c) and the op node in one
+ * call, as micrograd's `other if isinstance(other, Value) else Value(other)`. */
+int32_t mg_push_const(mg_arena *a, int op, int32_t lhs, double c, int c_is_int)
+{
+    int32_t leaf = -1, i = -1;
+    LOCK(&a->lock);
+    int status = push(a, MG_LEAF, -1, -1, c, c_is_int, &leaf);
+    if (status == MG_OK) {
+        status = push(a, op, lhs, leaf, 0, 0, &i);
+        drop(a, leaf);                  /* the op node holds the leaf, or nothing does */
+    }
     UNLOCK(&a->lock);
     return status == MG_OK ? i : -status;
 }
@@ -288,29 +315,36 @@ int mg_retain(mg_arena *a, int32_t i)
     return status;
 }
 
-/* Drop one reference from each node of idx; free every node that no longer
- * has any, with an explicit stack (a 10-million-long chain is released without
- * recursion). Indices that are not live nodes are skipped and reported. */
+/* Drop one reference to node i and free every node that no longer has any,
+ * with an explicit stack (a 10-million-long chain is freed without recursion). */
+static void drop(mg_arena *a, int32_t i)
+{
+    int32_t top = 0;
+    if (--a->refs[i] == 0)
+        a->stack[top++] = i;
+    while (top > 0) {
+        int32_t j = a->stack[--top], kids[2] = { a->lhs[j], a->rhs[j] };
+        for (int c = 0; c < 2; c++)
+            if (kids[c] >= 0 && --a->refs[kids[c]] == 0)
+                a->stack[top++] = kids[c];
+        a->lhs[j] = a->free_head;
+        a->rhs[j] = -1;
+        a->free_head = j;
+        a->live--;
+    }
+}
+
+/* One reference from each node of idx; indices that are not live nodes are
+ * skipped and reported. */
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n)
 {
     LOCK(&a->lock);
     int status = MG_OK;
     for (int32_t k = 0; k < n; k++) {
-        int32_t top = 0;
-        if (!alive(a, idx[k]))
+        if (alive(a, idx[k]))
+            drop(a, idx[k]);
+        else
             status = MG_EINDEX;
-        else if (--a->refs[idx[k]] == 0)
-            a->stack[top++] = idx[k];
-        while (top > 0) {
-            int32_t j = a->stack[--top], kids[2] = { a->lhs[j], a->rhs[j] };
-            for (int c = 0; c < 2; c++)
-                if (kids[c] >= 0 && --a->refs[kids[c]] == 0)
-                    a->stack[top++] = kids[c];
-            a->lhs[j] = a->free_head;
-            a->rhs[j] = -1;
-            a->free_head = j;
-            a->live--;
-        }
     }
     UNLOCK(&a->lock);
     return status;

@@ -59,6 +59,8 @@ int mg_arena_limit(mg_arena *a, int32_t max_cap);  /* growth past max_cap fails:
  * for MG_POW, arg is the constant exponent. The new node has one reference,
  * owned by the caller; it also holds one on each child. */
 int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
+/* lhs op Value(c): the constant's leaf and the op node at once (binary ops) */
+int32_t mg_push_const(mg_arena *a, int op, int32_t lhs, double c, int c_is_int);
 int mg_retain(mg_arena *a, int32_t i);
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
                                               what is no longer referenced */

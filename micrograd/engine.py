@@ -72,12 +72,22 @@ def _flush():
         _flushing.release()
 
 
-def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push, _arena=_arena, _new=object.__new__,
-          _ref=weakref.ref, _live=_live):
-    """The Value of a new node: the hot path of every op, so written flat."""
+# The hot path of every op, written flat: one C call, one small Python object.
+
+def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push):
+    """The Value of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
     i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
-    if i < 0:
-        i = _retry(op, lhs, rhs, arg, arg_is_int, i)
+    return _wrap(i) if i >= 0 else _wrap(_retry(_push, op, lhs, rhs, arg, arg_is_int))
+
+
+def _const(op, lhs, c, _push=lib.mg_push_const):
+    """The Value of `lhs op Value(c)` for a Python number c, in one C call."""
+    c, c_is_int = (c, False) if type(c) is float else _number(c)
+    i = _push(_arena, op, lhs, c, c_is_int)
+    return _wrap(i) if i >= 0 else _wrap(_retry(_push, op, lhs, c, c_is_int))
+
+
+def _wrap(i, _new=object.__new__, _ref=weakref.ref, _live=_live):
     v = _new(Value)
     v._i = i
     try:
@@ -88,10 +98,11 @@ def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push, _arena=_arena, _new=
     return v
 
 
-def _retry(op, lhs, rhs, arg, arg_is_int, i):
+def _retry(push, *args):
+    i = push(_arena, *args)
     if i == -lib.MG_ENOMEM:                     # dead nodes may free enough room
         _flush()
-        i = lib.mg_push(_arena, op, lhs, rhs, arg, arg_is_int)
+        i = push(_arena, *args)
     if i < 0:
         _check(-i)
     return i
@@ -121,7 +132,7 @@ class Value:
             self.label = label
         return self
 
-    def __del__(self, _live=_live, _dead=_dead):
+    def __del__(self, _live=_live, _dead=_dead, _flush=_flush):
         # forget this handle before its node can be freed and its index reused
         _live[self._i] = None
         _dead.append(self._i)
@@ -129,12 +140,14 @@ class Value:
             _flush()
 
     def __add__(self, other):
-        other = other if isinstance(other, Value) else _leaf(other)
-        return _node(MG_ADD, self._i, other._i, 0.0, False)
+        if isinstance(other, Value):
+            return _node(MG_ADD, self._i, other._i, 0.0, False)
+        return _const(MG_ADD, self._i, other)   # self + Value(other)
 
     def __mul__(self, other):
-        other = other if isinstance(other, Value) else _leaf(other)
-        return _node(MG_MUL, self._i, other._i, 0.0, False)
+        if isinstance(other, Value):
+            return _node(MG_MUL, self._i, other._i, 0.0, False)
+        return _const(MG_MUL, self._i, other)   # self * Value(other)
 
     def __pow__(self, other):
         if isinstance(other, Value):   # beyond micrograd 0.1.0: grads for both
