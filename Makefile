@@ -35,7 +35,7 @@ $(VENV)/.installed: $(VENV)/.venv $(ENGINE)
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.installed
-	$(PIP) install -q pytest hypothesis pytest-benchmark numpy torch==2.13.0
+	$(PIP) install -q pytest hypothesis pytest-benchmark numpy matplotlib graphviz torch==2.13.0
 	touch $@
 
 # micrograd 0.1.0 from PyPI, the behavioural oracle: its import name is ours,
