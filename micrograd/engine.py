@@ -60,16 +60,17 @@ _dead = []
 _flushing = threading.Lock()
 
 
-def _flush():
-    if not _flushing.acquire(blocking=False):
+def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead):
+    # what it uses is bound here, so that it still works while the interpreter shuts down
+    if not _lock.acquire(blocking=False):
         return                                  # another thread is at it
     try:
         n = len(_dead)
         batch = _dead[:n]
         del _dead[:n]                           # other threads append after n
-        _check(lib.mg_release(_arena, batch, n))
+        _check(_release(_arena, batch, n))
     finally:
-        _flushing.release()
+        _lock.release()
 
 
 # The hot path of every op, written flat: one C call, one small Python object.
