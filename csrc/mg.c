@@ -42,7 +42,7 @@ typedef pthread_mutex_t mg_lock;
  * backward and release; deps is all zero between calls. */
 struct mg_arena {
     int32_t len, cap, max_cap, live, free_head;
-    uint8_t *op, *flags;    /* flags: MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT */
+    uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL */
     int32_t *lhs, *rhs;     /* children, -1 if absent */
     int32_t *refs;          /* Python handles + parents holding this node */
     int32_t *deps, *stack;
@@ -361,6 +361,7 @@ int mg_get(mg_arena *a, int32_t i, int field, mg_number *out)
         case MG_DATA: out->value = a->data[i]; out->is_int = (a->flags[i] & MG_DATA_INT) != 0; break;
         case MG_GRAD: out->value = a->grad[i]; out->is_int = (a->flags[i] & MG_GRAD_INT) != 0; break;
         case MG_ARG:  out->value = a->arg[i];  out->is_int = (a->flags[i] & MG_ARG_INT) != 0; break;
+        case MG_LABEL: out->value = 0; out->is_int = (a->flags[i] & MG_HAS_LABEL) != 0; break;
         default: status = MG_EINDEX;
         }
     }
@@ -381,6 +382,7 @@ int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
         switch (field) {
         case MG_DATA: a->data[i] = value; set_flag(&a->flags[i], MG_DATA_INT, is_int); break;
         case MG_GRAD: a->grad[i] = value; set_flag(&a->flags[i], MG_GRAD_INT, is_int); break;
+        case MG_LABEL: set_flag(&a->flags[i], MG_HAS_LABEL, is_int); break;
         default: status = MG_EINDEX;
         }
     }

@@ -22,12 +22,16 @@ typedef enum {            /* same order as every switch and table in mg.c */
     MG_OP_COUNT
 } mg_op;
 
-typedef enum { MG_DATA = 0, MG_GRAD, MG_ARG } mg_field;
+typedef enum {
+    MG_DATA = 0, MG_GRAD, MG_ARG,
+    MG_LABEL              /* is_int: whether Python holds a label for this node */
+} mg_field;
 
 /* flag bits of a node: which numbers are Python ints in micrograd 0.1.0 */
 #define MG_DATA_INT 1
 #define MG_GRAD_INT 2
 #define MG_ARG_INT 4
+#define MG_HAS_LABEL 8
 
 typedef struct mg_arena mg_arena;   /* opaque: it holds a lock cffi cannot parse */
 

@@ -21,7 +21,7 @@ import weakref
 
 from micrograd._mg import ffi, lib
 from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-                               MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG)
+                               MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG, MG_LABEL)
 
 _ABI_VERSION = 1
 if lib.mg_abi_version() != _ABI_VERSION:
@@ -57,6 +57,10 @@ _arena = ffi.gc(lib.mg_arena_new(1024), lib.mg_arena_free)
 # per node), before any memory is needed and before stats are read.
 _live = [None] * 1024
 _dead = []
+# _labels[i]: node i's label. It belongs to the node, not to one Value, so it
+# outlives the Value it was set on; the node's MG_HAS_LABEL flag says whether the
+# entry is current (a new node in a reused slot starts without it).
+_labels = {}
 _flushing = threading.Lock()
 
 
@@ -115,15 +119,20 @@ def _leaf(x):
     return _node(MG_LEAF, -1, -1, *_number(x))
 
 
-def _read(i, field):
+def _get(i, field):
     n = ffi.new("mg_number *")
     _check(lib.mg_get(_arena, i, field, n))
+    return n
+
+
+def _read(i, field):
+    n = _get(i, field)
     return int(n.value) if n.is_int else n.value
 
 
 class Value:
     """ stores a single scalar value and its gradient """
-    __slots__ = ("_i", "_label", "__weakref__")
+    __slots__ = ("_i", "__weakref__")
 
     def __new__(cls, data, _children=(), _op="", label=""):
         if _children or _op:
@@ -223,14 +232,12 @@ class Value:
     @property
     def label(self):
         """A name for graph drawings, as in the lecture's Value; '' if none."""
-        try:
-            return self._label
-        except AttributeError:
-            return ""
+        return _labels.get(self._i, "") if _get(self._i, MG_LABEL).is_int else ""
 
     @label.setter
     def label(self, text):
-        self._label = str(text)
+        _labels[self._i] = str(text)
+        _check(lib.mg_set(_arena, self._i, MG_LABEL, 0.0, True))
 
     @property
     def _prev(self):
