@@ -281,24 +281,19 @@ static void drop(mg_arena *a, int32_t i);
 
 int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int)
 {
-    int32_t i = -1;
+    int32_t i = -1, leaf = -1;
+    int status = MG_OK;
     LOCK(&a->lock);
-    int status = push(a, op, lhs, rhs, arg, arg_is_int, &i);
-    UNLOCK(&a->lock);
-    return status == MG_OK ? i : -status;
-}
-
-/* `lhs op c` for a Python number c: the leaf Value(c) and the op node in one
- * call, as micrograd's `other if isinstance(other, Value) else Value(other)`. */
-int32_t mg_push_const(mg_arena *a, int op, int32_t lhs, double c, int c_is_int)
-{
-    int32_t leaf = -1, i = -1;
-    LOCK(&a->lock);
-    int status = push(a, MG_LEAF, -1, -1, c, c_is_int, &leaf);
-    if (status == MG_OK) {
-        status = push(a, op, lhs, leaf, 0, 0, &i);
-        drop(a, leaf);                  /* the op node holds the leaf, or nothing does */
+    if (rhs == MG_CONST) {          /* micrograd's `other if isinstance(other, Value) else Value(other)` */
+        status = push(a, MG_LEAF, -1, -1, arg, arg_is_int, &leaf);
+        rhs = leaf;
+        arg = 0;
+        arg_is_int = 0;
     }
+    if (status == MG_OK)
+        status = push(a, op, lhs, rhs, arg, arg_is_int, &i);
+    if (leaf >= 0)
+        drop(a, leaf);              /* now held by the new node, or by nothing */
     UNLOCK(&a->lock);
     return status == MG_OK ? i : -status;
 }

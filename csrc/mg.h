@@ -33,6 +33,9 @@ typedef enum {
 #define MG_ARG_INT 4
 #define MG_HAS_LABEL 8
 
+/* as rhs of mg_push: the right operand is a new leaf holding arg */
+#define MG_CONST -2
+
 typedef struct mg_arena mg_arena;   /* opaque: it holds a lock cffi cannot parse */
 
 typedef struct {          /* one number read from a node, for Python */
@@ -60,11 +63,10 @@ int mg_arena_limit(mg_arena *a, int32_t max_cap);  /* growth past max_cap fails:
 /* graph -------------------------------------------------------------------
  * mg_push computes the new node's data at once and returns its index (>= 0),
  * or minus an mg_status, having changed nothing. For MG_LEAF, arg is the data;
- * for MG_POW, arg is the constant exponent. The new node has one reference,
+ * for MG_POW, arg is the constant exponent. rhs == MG_CONST makes the right
+ * operand a new leaf holding arg (`v * 2.0` in one call). The new node has one reference,
  * owned by the caller; it also holds one on each child. */
 int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
-/* lhs op Value(c): the constant's leaf and the op node at once (binary ops) */
-int32_t mg_push_const(mg_arena *a, int op, int32_t lhs, double c, int c_is_int);
 int mg_retain(mg_arena *a, int32_t i);
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
                                               what is no longer referenced */

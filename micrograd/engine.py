@@ -21,7 +21,8 @@ import weakref
 
 from micrograd._mg import ffi, lib
 from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-                               MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG, MG_LABEL)
+                               MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG, MG_LABEL,
+                               MG_CONST)
 
 _ABI_VERSION = 1
 if lib.mg_abi_version() != _ABI_VERSION:
@@ -79,35 +80,38 @@ def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead)
 
 # The hot path of every op, written flat: one C call, one small Python object.
 
-def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push):
+def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push, _new=object.__new__,
+          _ref=weakref.ref, _live=_live):
     """The Value of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
     i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
-    return _wrap(i) if i >= 0 else _wrap(_retry(_push, op, lhs, rhs, arg, arg_is_int))
-
-
-def _const(op, lhs, c, _push=lib.mg_push_const):
-    """The Value of `lhs op Value(c)` for a Python number c, in one C call."""
-    c, c_is_int = (c, False) if type(c) is float else _number(c)
-    i = _push(_arena, op, lhs, c, c_is_int)
-    return _wrap(i) if i >= 0 else _wrap(_retry(_push, op, lhs, c, c_is_int))
-
-
-def _wrap(i, _new=object.__new__, _ref=weakref.ref, _live=_live):
+    if i < 0:
+        i = _retry(i, op, lhs, rhs, arg, arg_is_int)
     v = _new(Value)
     v._i = i
     try:
         _live[i] = _ref(v)
     except IndexError:                          # the arena grew
-        _live.extend([None] * (i + 1))
+        _grow_live(i)
         _live[i] = _ref(v)
     return v
 
 
-def _retry(push, *args):
-    i = push(_arena, *args)
-    if i == -lib.MG_ENOMEM:                     # dead nodes may free enough room
+def _const(op, lhs, c):
+    """The Value of `lhs op Value(c)` for a Python number c, in one C call."""
+    if type(c) is float:
+        return _node(op, lhs, MG_CONST, c, False)
+    return _node(op, lhs, MG_CONST, *_number(c))
+
+
+def _grow_live(i):
+    _live.extend([None] * (i + 1))
+
+
+def _retry(i, *args):
+    """mg_push failed with status -i: raise, or once more if dead nodes may free room."""
+    if i == -lib.MG_ENOMEM:
         _flush()
-        i = push(_arena, *args)
+        i = lib.mg_push(_arena, *args)
     if i < 0:
         _check(-i)
     return i
