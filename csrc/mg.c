@@ -364,6 +364,18 @@ int mg_get(mg_arena *a, int32_t i, int field, mg_number *out)
     return status;
 }
 
+double mg_value(mg_arena *a, int32_t i, int field)
+{
+    mg_number n;
+    return mg_get(a, i, field, &n) == MG_OK ? n.value : NAN;
+}
+
+int mg_is_int(mg_arena *a, int32_t i, int field)
+{
+    mg_number n;
+    return mg_get(a, i, field, &n) == MG_OK && n.is_int;
+}
+
 static void set_flag(uint8_t *flags, int bit, int on)
 {
     *flags = (uint8_t)(on ? (*flags | bit) : (*flags & ~bit));

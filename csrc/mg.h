@@ -73,6 +73,10 @@ int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference ea
 
 /* node i: read one field (and its int flag) or write one; op and children */
 int mg_get(mg_arena *a, int32_t i, int field, mg_number *out);
+/* the same reads without an out-pointer, for Python's hot path (p.data, p.grad):
+ * NaN and 0 for an index that is not a live node */
+double mg_value(mg_arena *a, int32_t i, int field);
+int mg_is_int(mg_arena *a, int32_t i, int field);
 int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int);
 int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs);
 

@@ -37,7 +37,7 @@ ffibuilder.cdef(cdef_from_header(os.path.join(CSRC, "mg.h")))
 # nanoseconds of C, and releasing and re-taking the GIL costs ten times that, so
 # the wrappers keep it (these macros wrap each call in the generated _mg.c). The
 # GIL then serialises calls into the arena; the arena's own lock stays as the
-# guarantee, uncontended. benchmarks/bench_engine.py measures both choices.
+# guarantee, uncontended. benchmarks/bench_gil.py measures both choices.
 KEEP_GIL = """
 #undef Py_BEGIN_ALLOW_THREADS
 #define Py_BEGIN_ALLOW_THREADS {

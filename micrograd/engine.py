@@ -41,7 +41,7 @@ def _check(status):
 
 def _number(x):
     """(float, is_int) for an int, a float, a bool or anything with __float__."""
-    if isinstance(x, float):
+    if type(x) is float or isinstance(x, float):
         return x, False
     if isinstance(x, int) or hasattr(type(x), "__index__"):
         return float(x), True
@@ -123,15 +123,23 @@ def _leaf(x):
     return _node(MG_LEAF, -1, -1, *_number(x))
 
 
+def _write(i, field, x, _set=lib.mg_set):
+    status = _set(_arena, i, field, x, False) if type(x) is float else \
+        _set(_arena, i, field, *_number(x))
+    if status:
+        _check(status)
+
+
 def _get(i, field):
     n = ffi.new("mg_number *")
     _check(lib.mg_get(_arena, i, field, n))
     return n
 
 
-def _read(i, field):
-    n = _get(i, field)
-    return int(n.value) if n.is_int else n.value
+def _read(i, field, _value=lib.mg_value, _is_int=lib.mg_is_int):
+    # one C call, and a second only for a whole number, which may be a Python int
+    x = _value(_arena, i, field)
+    return int(x) if x.is_integer() and _is_int(_arena, i, field) else x
 
 
 class Value:
@@ -223,7 +231,7 @@ class Value:
 
     @data.setter
     def data(self, x):
-        _check(lib.mg_set(_arena, self._i, MG_DATA, *_number(x)))
+        _write(self._i, MG_DATA, x)
 
     @property
     def grad(self):
@@ -231,7 +239,7 @@ class Value:
 
     @grad.setter
     def grad(self, x):
-        _check(lib.mg_set(_arena, self._i, MG_GRAD, *_number(x)))
+        _write(self._i, MG_GRAD, x)
 
     @property
     def label(self):

@@ -1,0 +1,19 @@
+"""demo: one training step of the moons demo, unchanged user code, ms per step.
+
+MLP(2, [16, 16, 1]) on 100 points, SVM max-margin loss + 1e-4 L2, zero_grad,
+backward, SGD (peers.value_step is the notebook's code). Slow peers time fewer
+steps per process; every implementation warms up with one step unless noted.
+The project has no fast paths yet (fused layers, graph replay, C optimizers):
+when it does, each gets its own row here.
+"""
+from harness import interleave, size
+
+
+def test_demo(benchmark):
+    interleave(benchmark, "demo", {"samples": 100, "warmup": 1},
+               impls={"ours": {"steps": size(20, 5)},
+                      "mg010": {"steps": size(2, 1), "warmup": size(1, 0)},
+                      "mg010-nogc": {"steps": size(3, 1), "warmup": size(1, 0)},
+                      "torch-scalar": {"steps": size(3, 1)},
+                      "torch-vec": {"steps": size(100, 20), "warmup": 5}},
+               rounds=size(5, 2), unit="ms/step", primary="ms_per_step")

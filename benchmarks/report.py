@@ -1,0 +1,330 @@
+"""Turn pytest-benchmark's JSON into benchmarks/RESULTS.md and benchmarks/speedups.png.
+
+    python benchmarks/report.py benchmarks/results.json [--out DIR]
+
+Reads the per-implementation samples that harness.interleave() stored in each
+benchmark's extra_info (pytest-benchmark's own round times are not results) and
+writes one table per scenario: median, min, max, and ratios to micrograd 0.1.0
+and to PyTorch, all from the same run. Also prints the tables. Not a runner.
+"""
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REF = "mg010"                  # the baseline of every speed-up
+TARGETS = [  # (what, scenario key, metric, at least this speed-up); issues 2 and 3
+    ("build: time per op", "build", "ns_per_op", 15),
+    ("backward: time per node", "backward", "ns_per_node", 50),
+    ("demo: one training step", "demo", "ms_per_step", 30),
+]
+MAX_ARENA_BYTES = 48
+
+
+def fmt(x):
+    """Three significant figures, thousands separated: 13,300 / 812 / 41.7 / 0.524."""
+    if x is None:
+        return "-"
+    if abs(x) >= 100:
+        return f"{x:,.0f}" if abs(x) < 1000 else f"{float(f'{x:.3g}'):,.0f}"
+    return f"{x:.3g}"
+
+
+def ratio(ref, x):
+    """ref / x as 16.2x, or 1/111x when x is the slower."""
+    if not ref or not x:
+        return "-"
+    return f"{fmt(ref / x)}x" if ref >= x else f"1/{fmt(x / ref)}x"
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def key_of(bench):
+    """The scenario name of a benchmark: build, backward, ..., larger[mlp64]."""
+    info = bench["extra_info"]
+    param = bench.get("param")
+    return info["scenario"] + (f"[{param}]" if param else "")
+
+
+def round_ratios(rows, metric, a, b):
+    """b's median over a's median, round by round: the spread of a ratio."""
+    ra, rb = rows[a]["per_round"].get(metric, []), rows[b]["per_round"].get(metric, [])
+    return [median(y) / median(x) for x, y in zip(ra, rb) if x and y]
+
+
+# ---------------------------------------------------------------- tables
+
+def time_table(info):
+    rows, metric, unit = info["rows"], info["primary"], info["unit"]
+    med = {k: median(r["metrics"].get(metric, [])) for k, r in rows.items()}
+    refs = [(REF, "micrograd 0.1.0")] + [(k, "PyTorch " + ("op for op" if k == "torch-scalar"
+                                                             else "vectorised"))
+                                        for k in ("torch-scalar", "torch-vec") if k in rows]
+    head = (f"| implementation | median {unit} | min | max | samples |"
+            + "".join(f" vs {name} |" for k, name in refs if k in rows))
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for k, r in rows.items():
+        xs = r["metrics"].get(metric, [])
+        label = info["labels"][k]
+        if not xs:
+            lines.append(f"| {label} | {'; '.join(sorted(set(r['errors']))) or 'no result'} |"
+                         + " |" * (head.count("|") - 3))
+            continue
+        cells = [fmt(med[k]), fmt(min(xs)), fmt(max(xs)), str(len(xs))]
+        cells += [ratio(med.get(ref), med[k]) for ref, _ in refs if ref in rows]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def deep_table(info):
+    lines = ["| implementation | backward ns/node (median) | min | max | build ns/op | result |",
+             "|---|---|---|---|---|---|"]
+    for k, r in info["rows"].items():
+        xs, b = r["metrics"].get("ns_per_node", []), r["metrics"].get("build_ns_per_op", [])
+        result = "; ".join(sorted(set(r["errors"]))) or "ok"
+        lines.append(f"| {info['labels'][k]} | {fmt(median(xs))} | {fmt(min(xs) if xs else None)} "
+                     f"| {fmt(max(xs) if xs else None)} | {fmt(median(b))} | {result} |")
+    return lines
+
+
+def memory_table(info):
+    rows = info["rows"]
+    ref = median(rows.get(REF, {}).get("metrics", {}).get("rss_bytes_per_node", []))
+    lines = ["| implementation | peak RSS MB | RSS bytes/node | arena bytes/node | "
+             "arena bytes/live node | vs micrograd 0.1.0 |", "|---|---|---|---|---|---|"]
+    for k, r in rows.items():
+        m = {name: median(xs) for name, xs in r["metrics"].items()}
+        err = "; ".join(sorted(set(r["errors"])))
+        lines.append(f"| {info['labels'][k]} | {fmt(m.get('peak_rss_mb'))} "
+                     f"| {fmt(m.get('rss_bytes_per_node'))} | {fmt(m.get('arena_bytes_per_node'))} "
+                     f"| {fmt(m.get('arena_bytes_per_live_node'))} "
+                     f"| {ratio(ref, m.get('rss_bytes_per_node'))} smaller{' ' + err if err else ''} |")
+    return lines
+
+
+def gil_table(info):
+    rows = info["rows"]
+    labels = list(rows)
+    base = median(rows[labels[0]]["metrics"].get("ns_per_op", []))
+    lines = ["| build of the engine | median ns/op | min | max | samples | minus default |",
+             "|---|---|---|---|---|---|"]
+    for k in labels:
+        xs = rows[k]["metrics"].get("ns_per_op", [])
+        if not xs:
+            lines.append(f"| {k} | {'; '.join(rows[k]['errors'])} | | | | |")
+            continue
+        lines.append(f"| {k} | {fmt(median(xs))} | {fmt(min(xs))} | {fmt(max(xs))} | {len(xs)} "
+                     f"| {median(xs) - base:+.0f} |")
+    return lines
+
+
+DESCRIPTIONS = {
+    "build": "Build a graph of {ops:,} ops through operator overloading (+ * ** relu tanh), "
+             "one build per fresh process. Lower is better; `vs X` = X's median / this row's "
+             "median (how many times faster than X).",
+    "backward": "One backward pass over that graph ({nodes:,} nodes, leaves included), built "
+                "outside the clock, one per fresh process.",
+    "deep": "Backward through a chain {nodes:,} nodes deep (tanh, + x, ...). micrograd 0.1.0's "
+            "recursive topological sort fails: that is its row.",
+    "memory": "RSS of one graph of {nodes:,} nodes: peak RSS of the process, and (RSS after the "
+              "build - RSS before) / nodes; ours also from micrograd.engine.stats(). Smaller is "
+              "better; `vs` = micrograd 0.1.0's RSS bytes per node / this row's.",
+    "demo": "One training step of the moons demo: MLP(2, [16, 16, 1]), 100 points, SVM loss + "
+            "L2, zero_grad, backward, SGD; unchanged user code (peers.value_step).",
+    "larger": "One training step of MLP({nin}, {nouts}) on a batch of {batch}, mean squared "
+              "error to one-hot targets, SGD.",
+    "gil": "Per-op build cost of three builds of the engine (scratch copies, same sources), "
+           "interleaved: what micrograd/_build.py's thread-safety choice costs "
+           "({ops:,}-op build graph).",
+}
+
+
+def scenario_section(key, bench):
+    info = bench["extra_info"]
+    name = info["scenario"]
+    facts = {**info["params"], **next((r["info"] for r in info["rows"].values() if r["info"]), {})}
+    facts.setdefault("ops", facts.get("n_ops"))
+    facts.setdefault("nodes", facts.get("depth", 0) + 1 if "depth" in facts else facts.get("n_ops"))
+    title = f"## {key}"
+    text = DESCRIPTIONS[name].format(**facts)
+    rounds = f"{info['rounds']} interleaved rounds, one fresh process per implementation per round"
+    steps = "; ".join(f"{info['labels'][k]}: {r['job'].get('warmup', 0)} warm-up + "
+                      f"{r['job']['steps']} timed steps per process"
+                      for k, r in info["rows"].items() if r["job"] and "steps" in r["job"])
+    table = {"deep": deep_table, "memory": memory_table, "gil": gil_table}.get(name, time_table)
+    out = [title, "", text + f" {rounds}." + (f" Steps: {steps}." if steps else ""), ""]
+    out += table(info)
+    if name == "demo" and "ours" in info["rows"] and REF in info["rows"]:
+        a = info["rows"]["ours"]["info"].get("losses", [None])[0]
+        b = info["rows"][REF]["info"].get("losses", [None])[0]
+        out += ["", f"First-step loss: ours {a!r}, micrograd 0.1.0 {b!r} "
+                    f"({'equal' if a == b else 'DIFFERENT'})."]
+    return out + [""]
+
+
+def targets_section(by_key):
+    out = ["## Targets (issues 2 and 3)", "",
+           "| target | required | measured (ratio of medians) | per-round range | met |",
+           "|---|---|---|---|---|"]
+    for what, key, metric, need in TARGETS:
+        info = by_key.get(key, {}).get("extra_info")
+        if not info or REF not in info["rows"] or "ours" not in info["rows"]:
+            continue
+        a = median(info["rows"]["ours"]["metrics"].get(metric, []))
+        b = median(info["rows"][REF]["metrics"].get(metric, []))
+        per = round_ratios(info["rows"], metric, "ours", REF)
+        got = b / a if a and b else None
+        spread = f"{min(per):.3g}x - {max(per):.3g}x" if per else "-"
+        out.append(f"| {what} | >= {need}x vs micrograd 0.1.0 | "
+                   f"{f'{got:.3g}x' if got else '-'} | {spread} | "
+                   f"{'yes' if got and got >= need else 'NO'} |")
+    mem = by_key.get("memory", {}).get("extra_info")
+    if mem and "ours" in mem["rows"]:
+        arena = median(mem["rows"]["ours"]["metrics"].get("arena_bytes_per_node", []))
+        out.append(f"| arena bytes per node | <= {MAX_ARENA_BYTES} | {fmt(arena)} | - | "
+                   f"{'yes' if arena is not None and arena <= MAX_ARENA_BYTES else 'NO'} |")
+    return out + [""]
+
+
+def machine_section(data):
+    mi, run = data["machine_info"], data.get("mg", {})
+    mg = mi.get("mg", {})
+    commit = data.get("commit_info", {})
+    note = run.get("note") or ""
+    cmd = run.get("command", "?")
+    make = run.get("make")
+    lines = [
+        "## Machine and command", "",
+        f"- Measured: {run.get('finished', data.get('datetime', '?'))}"
+        + (f", commit {commit.get('id', '?')[:10]}{' (uncommitted changes)' if commit.get('dirty') else ''}"
+           if commit else ""),
+        f"- CPU: {mg.get('cpu_model', mi.get('cpu', {}).get('brand_raw', '?'))}, "
+        f"{mg.get('cores', '?')} cores; load average {fmt_load(mg.get('loadavg_start'))} at start, "
+        f"{fmt_load(run.get('loadavg_end'))} at the end",
+        f"- Python {mg.get('python', mi.get('python_version'))} ({mi.get('python_implementation', '')}), "
+        f"{mg.get('gcc', '?')}",
+        f"- Engine compile flags (micrograd/_build.py): `{mg.get('compile_flags', '?')}`; GIL: "
+        f"{mg.get('gil', '?')}",
+        f"- PyTorch: one thread (torch.set_num_threads(1)), CPU, float64",
+        f"- Command: `{make}` = `{cmd}`, then `python benchmarks/report.py ...`" if make
+        else f"- Command: `{cmd}`, then `python benchmarks/report.py ...`",
+    ]
+    if run.get("quick"):
+        lines.append("- QUICK MODE (MG_BENCH_QUICK=1): smaller sizes and fewer rounds than "
+                     "the scenarios describe; not the published numbers")
+    if note:
+        lines.append(f"- Note: {note}")
+    return lines + [""]
+
+
+def fmt_load(load):
+    return "/".join(f"{x:.2f}" for x in load) if load else "?"
+
+
+def callgrind_section(bench):
+    info = bench["extra_info"]
+    return ["## callgrind: instructions per node of the C backward", "",
+            f"`valgrind --tool=callgrind --toggle-collect=mg_backward` over one backward of the "
+            f"build graph ({info['nodes']:,} nodes): "
+            f"{info['ir']:,} instructions, **{info['ir_per_node']:.1f} per node** "
+            f"(benchmarks/callgrind_backward.py). Machine-independent; it does not see cache "
+            f"misses, which is where a large graph's backward spends its time.", ""] + [
+            f"- {name}: {per:.1f} instructions per node" for name, per in info.get("top", [])] + [""]
+
+
+# ---------------------------------------------------------------- chart
+
+def ref_median(info):
+    return median(info["rows"].get(REF, {}).get("metrics", {}).get(info.get("primary"), []))
+
+
+def speedups_png(by_key, keys, path):
+    """Bars of every implementation's speed-up over micrograd 0.1.0, per scenario."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in keys if by_key[k]["extra_info"].get("primary") in
+            ("ns_per_op", "ns_per_node", "ms_per_step") and ref_median(by_key[k]["extra_info"])]
+    impls = ["ours", "mg010-nogc", "torch-scalar", "torch-vec"]
+    labels = {}
+    width = 0.8 / len(impls)
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for j, impl in enumerate(impls):
+        xs, ys = [], []
+        for i, k in enumerate(keys):
+            info = by_key[k]["extra_info"]
+            if impl not in info["rows"]:
+                continue
+            labels[impl] = info["labels"][impl]
+            a = median(info["rows"][impl]["metrics"].get(info["primary"], []))
+            b = ref_median(info)
+            if a and b:
+                xs.append(i + (j - (len(impls) - 1) / 2) * width)
+                ys.append(b / a)
+        bars = ax.bar(xs, ys, width, label=labels.get(impl, impl))
+        ax.bar_label(bars, labels=[fmt(y) for y in ys], fontsize=7)
+    ax.set_yscale("log")
+    ax.axhline(1, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(keys)), keys)
+    ax.set_ylabel("speed-up vs micrograd 0.1.0 (GC on), log scale")
+    ax.set_title("Speed-up over micrograd 0.1.0, medians of one interleaved run")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+# ---------------------------------------------------------------- main
+
+def report(data):
+    by_key = {key_of(b): b for b in data["benchmarks"] if "scenario" in b["extra_info"]}
+    order = ["build", "backward", "deep", "demo", "larger[mlp64]", "larger[mlp784]", "memory",
+             "gil", "callgrind"]
+    keys = sorted(by_key, key=lambda k: order.index(k) if k in order else len(order))
+    out = ["# Benchmark results", "",
+           "Written by `benchmarks/report.py` from one run of the benchmarks: every implementation "
+           "interleaved with the others round by round, each in a fresh process timing itself "
+           "with `time.perf_counter`, so every ratio below is measured in the same run. "
+           "Medians; min and max over all samples.", ""]
+    out += machine_section(data)
+    out += targets_section(by_key)
+    out += ["![Speed-ups over micrograd 0.1.0, log scale](speedups.png)", ""]
+    for k in keys:
+        if by_key[k]["extra_info"]["scenario"] == "callgrind":
+            out += callgrind_section(by_key[k])
+        else:
+            out += scenario_section(k, by_key[k])
+    out += ["## Notes", "",
+            "- micrograd 0.1.0 (PyPI) has no `tanh`; peers.py gives it one written like its "
+            "`relu` (one closure per node) for the build, backward and deep graphs.",
+            "- PyTorch vectorised draws its own initial weights (nn.Linear's), so its losses "
+            "differ; its cost per step does not depend on them.",
+            "- The project has no fast paths yet (fused layers, graph replay, C optimizers); each "
+            "will get its own rows in demo and larger.", ""]
+    return "\n".join(out), by_key, keys
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", help="pytest-benchmark JSON (--benchmark-json)")
+    ap.add_argument("--out", default=str(HERE), help="where RESULTS.md and speedups.png go")
+    args = ap.parse_args()
+    data = json.loads(Path(args.results).read_text())
+    text, by_key, keys = report(data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "RESULTS.md").write_text(text)
+    try:
+        speedups_png(by_key, keys, out / "speedups.png")
+    except ImportError:
+        print("matplotlib is not installed: no speedups.png (pip install matplotlib)",
+              file=sys.stderr)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
