@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 ORACLE := .oracle/micrograd-0.1.0
 ENGINE := csrc/mg.c csrc/mg.h micrograd/_build.py setup.py pyproject.toml
 
-.PHONY: demo test test-slow bench bench-quick sanitize clean
+.PHONY: demo test test-slow bench bench-quick sanitize soak clean
 
 demo: $(VENV)/.installed
 	$(PY) -m micrograd.demo
@@ -45,3 +45,34 @@ $(ORACLE):
 
 clean:
 	rm -rf $(VENV) .oracle build *.egg-info micrograd/*.so
+
+# make sanitize: the C engine under AddressSanitizer and UndefinedBehaviorSanitizer (gcc).
+# 1. A copy of micrograd/ and csrc/ in build/asan is compiled with the sanitizers
+#    (MG_CFLAGS, MG_LDFLAGS); the whole test suite runs on it with the .venv's Python,
+#    gcc's libasan (and libstdc++, for C++ extensions that throw) preloaded. Leak
+#    detection is off there: CPython itself leaks at exit. .venv's build is untouched.
+# 2. tests/arena_harness.c links csrc/mg.c directly and calls every mg.h function with
+#    LeakSanitizer on: an invalid access, undefined behaviour or a leaked byte fails it.
+ASAN_DIR := build/asan
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+sanitize: $(VENV)/.test-deps $(ORACLE)
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	cp -r micrograd csrc $(ASAN_DIR)/
+	rm -rf $(ASAN_DIR)/micrograd/*.so $(ASAN_DIR)/micrograd/_mg.c $(ASAN_DIR)/micrograd/__pycache__
+	ln -s $(CURDIR)/.oracle $(ASAN_DIR)/.oracle
+	cd $(ASAN_DIR) && MG_CFLAGS="$(SAN)" MG_LDFLAGS="-fsanitize=address,undefined" \
+		$(CURDIR)/$(PY) micrograd/_build.py >build.log
+	gcc -std=c11 -O1 -Wall -Wextra -ffp-contract=off $(SAN) -Icsrc tests/arena_harness.c csrc/mg.c \
+		-lm -lpthread -o $(ASAN_DIR)/arena_harness
+	ASAN_OPTIONS=detect_leaks=1 $(ASAN_DIR)/arena_harness
+	export LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
+		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		PYTHONPATH=$(CURDIR)/$(ASAN_DIR) PYTHONSAFEPATH=1 && \
+	$(PY) -c "import micrograd._mg as m; assert m.__file__.startswith('$(CURDIR)/$(ASAN_DIR)/'), m.__file__" && \
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# make soak: 10,000 training steps of the demo model; live nodes and RSS every 500
+# steps to benchmarks/soak.csv, plotted to benchmarks/soak.png (about 10 minutes).
+soak: $(VENV)/.installed
+	$(PY) -c "import matplotlib" 2>/dev/null || $(PIP) install -q matplotlib
+	$(PY) benchmarks/soak.py
