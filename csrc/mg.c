@@ -91,7 +91,7 @@ const char *mg_op_name(int op)
  * allocations succeeded: MG_ENOMEM leaves the graph as it was. */
 static int grow(mg_arena *a, int32_t cap)
 {
-    mg_arena n = *a;
+    mg_arena n = { 0 };    /* only its arrays are used: never copy the lock */
     n.op = malloc((size_t)cap);
     n.flags = malloc((size_t)cap);
     n.lhs = malloc((size_t)cap * sizeof(int32_t));
@@ -121,8 +121,11 @@ static int grow(mg_arena *a, int32_t cap)
     }
     free(a->op); free(a->flags); free(a->lhs); free(a->rhs); free(a->refs);
     free(a->deps); free(a->stack); free(a->arg); free(a->data); free(a->grad);
-    n.cap = cap;
-    *a = n;   /* the lock is copied bitwise, but never while held by another thread: we hold it */
+    /* Swap the arrays one by one. `*a = n` would also write back a stale copy of
+     * the lock word, and a thread waiting on the lock would never be woken. */
+    a->op = n.op; a->flags = n.flags; a->lhs = n.lhs; a->rhs = n.rhs; a->refs = n.refs;
+    a->deps = n.deps; a->stack = n.stack; a->arg = n.arg; a->data = n.data; a->grad = n.grad;
+    a->cap = cap;
     return MG_OK;
 }
 
@@ -262,6 +265,8 @@ static int push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     if (status != MG_OK)
         return status;
     is_int = is_int && isfinite(data);   /* a Python int is never inf or nan */
+    if (is_int && data == 0)
+        data = 0;                         /* nor -0: 0 * -3 is 0 in Python, not -0.0 */
     a->op[i] = (uint8_t)op;
     a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
     a->lhs[i] = lhs;
@@ -454,7 +459,7 @@ static void backward_node(mg_arena *a, int32_t i)
         acc(a, r, a->data[l] * g, DI(l) && gi);
         break;
     case MG_POW:        /* self.grad += (other * self.data**(other-1)) * out.grad */
-        acc(a, l, (e * pow(a->data[l], e - 1)) * g,
+        acc(a, l, e == 0 ? 0 : (e * pow(a->data[l], e - 1)) * g,   /* d x**0/dx = 0 */
             pow_is_int(DI(l), e - 1, a->flags[i] & MG_ARG_INT) && gi);
         break;
     case MG_RELU:       /* self.grad += (out.data > 0) * out.grad */
@@ -475,7 +480,7 @@ static void backward_node(mg_arena *a, int32_t i)
     case MG_POWV: {     /* as MG_POW for the base; out * log(base) for the exponent,
                            0 where base == 0 and exponent >= 0 (as PyTorch) */
         double x = a->data[l], y = a->data[r];
-        acc(a, l, (y * pow(x, y - 1)) * g, pow_is_int(DI(l), y - 1, DI(r)) && gi);
+        acc(a, l, y == 0 ? 0 : (y * pow(x, y - 1)) * g, pow_is_int(DI(l), y - 1, DI(r)) && gi);
         acc(a, r, x == 0 && y >= 0 ? 0 : a->data[i] * log(x) * g, 0);
         break;
     }

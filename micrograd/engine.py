@@ -8,7 +8,8 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
 - data and grad are float64. Where micrograd 0.1.0 would hold a Python int
   (int data, int arithmetic, the grad of a fresh Value), we return an int
   too, exact up to 2**53; an int result too large for a float raises
-  OverflowError, as float() does.
+  OverflowError, as float() does. A bool is held as the int it stands for
+  (Value(True) prints data=1; micrograd prints data=True).
 - A negative base to a fractional power, complex in Python, raises ValueError.
 - backward() never raises: where micrograd's Python would raise inside a
   gradient (0.0 ** -0.5), the grad is inf or nan, as in PyTorch.

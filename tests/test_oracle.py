@@ -5,8 +5,11 @@ and float constants on either side, only the ops micrograd 0.1.0 has); each batc
 is serialized, run here and in one oracle subprocess by the same evaluator, and
 compared: data bit-identical (repr and float.hex), _op labels equal, reprs equal
 before backward, every grad within relative 1e-12 and of the same type after it.
-Generation is derandomized, so a run is reproducible. MG_FUZZ_EXAMPLES sets the
-size of the slow run (make test-slow).
+Generation is derandomized: the same pytest session draws the same programs
+(Hypothesis also mixes in constants from the local modules loaded), and a failure
+prints its whole program as JSON. MG_FUZZ_EXAMPLES sets the size of the slow run
+(make test-slow).
+
 Not here: the ops micrograd lacks (tanh, exp, ...: test_engine.py checks them
 against PyTorch).
 """
@@ -131,6 +134,7 @@ def check(prog, ours, theirs):
 
 
 def fuzz(batch):
+    """Check every program of the batch against micrograd 0.1.0."""
     theirs = run_oracle(batch)
     for prog, t in zip(batch, theirs):
         check(prog, evaluate(Value, prog), t)
@@ -138,32 +142,35 @@ def fuzz(batch):
     assert sum("grad" in t for t in theirs) >= len(batch) // 3
 
 
-FAST_BATCHES, BATCH = 8, 25             # 200 programs, 8 oracle subprocesses
-SLOW = int(os.environ.get("MG_FUZZ_EXAMPLES", "3000"))
 # No shrinking: each step would start an oracle process; a failure names its program.
 COMMON = dict(derandomize=True, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@settings(max_examples=FAST_BATCHES, **COMMON)
-@given(st.lists(programs(), min_size=BATCH, max_size=BATCH))
-def test_random_dags_match_micrograd(batch):
-    fuzz(batch)
+def run_fuzz(batches, size):
+    @settings(max_examples=batches, **COMMON)
+    @given(st.lists(programs(), min_size=size, max_size=size))
+    def one_batch(batch):
+        fuzz(batch)
+
+    one_batch()
+
+
+def test_random_dags_match_micrograd():
+    run_fuzz(batches=8, size=25)        # 200 programs, 8 oracle subprocesses
 
 
 @pytest.mark.slow
-@settings(max_examples=max(1, SLOW // 100), **COMMON)
-@given(st.lists(programs(), min_size=100, max_size=100))
-def test_random_dags_match_micrograd_many(batch):
-    fuzz(batch)
+def test_random_dags_match_micrograd_many():
+    run_fuzz(batches=max(1, int(os.environ.get("MG_FUZZ_EXAMPLES", "3000")) // 100), size=100)
 
 
 def test_generated_programs_exercise_every_kind_and_both_sides():
     """The generator is not degenerate: the checks above see every case."""
     seen = set()
 
-    @settings(max_examples=FAST_BATCHES, **COMMON)
-    @given(st.lists(programs(), min_size=BATCH, max_size=BATCH))
+    @settings(max_examples=8, **COMMON)
+    @given(st.lists(programs(), min_size=25, max_size=25))
     def collect(batch):
         for prog in batch:
             for ins in prog:
