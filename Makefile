@@ -51,6 +51,7 @@ clean:
 #    (MG_CFLAGS, MG_LDFLAGS); the whole test suite runs on it with the .venv's Python,
 #    gcc's libasan (and libstdc++, for C++ extensions that throw) preloaded. Leak
 #    detection is off there: CPython itself leaks at exit. .venv's build is untouched.
+#    MG_SANITIZE=1 tells tests that measure RSS to skip: ASan's quarantine grows it.
 # 2. tests/arena_harness.c links csrc/mg.c directly and calls every mg.h function with
 #    LeakSanitizer on: an invalid access, undefined behaviour or a leaked byte fails it.
 ASAN_DIR := build/asan
@@ -66,7 +67,7 @@ sanitize: $(VENV)/.test-deps $(ORACLE)
 		-lm -lpthread -o $(ASAN_DIR)/arena_harness
 	ASAN_OPTIONS=detect_leaks=1 $(ASAN_DIR)/arena_harness
 	export LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
-		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 MG_SANITIZE=1 \
 		PYTHONPATH=$(CURDIR)/$(ASAN_DIR) PYTHONSAFEPATH=1 && \
 	$(PY) -c "import micrograd._mg as m; assert m.__file__.startswith('$(CURDIR)/$(ASAN_DIR)/'), m.__file__" && \
 	$(PY) -m pytest -q -p no:cacheprovider tests

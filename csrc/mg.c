@@ -259,12 +259,13 @@ static int push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     if ((n >= 1 && !alive(a, lhs)) || (n >= 2 && !alive(a, rhs)))
         return MG_EINDEX;
     int status = forward(a, op, lhs, rhs, arg, arg_is_int, &data, &is_int);
+    if (status == MG_OK && is_int && !isfinite(data))
+        status = MG_ERANGE;     /* an int too large for a float: OverflowError, as float() */
     int32_t i = -1;
     if (status == MG_OK)
         status = take_slot(a, &i);
     if (status != MG_OK)
         return status;
-    is_int = is_int && isfinite(data);   /* a Python int is never inf or nan */
     if (is_int && data == 0)
         data = 0;                         /* nor -0: 0 * -3 is 0 in Python, not -0.0 */
     a->op[i] = (uint8_t)op;

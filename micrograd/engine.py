@@ -17,6 +17,7 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
   non-leaf grads, instead of micrograd's compounding of intermediate grads.
 - copy, deepcopy and pickle give a new leaf with the same data and label.
 """
+import operator
 import threading
 import weakref
 
@@ -44,15 +45,25 @@ def _number(x):
     """(float, is_int) for an int, a float, a bool or anything with __float__."""
     if type(x) is float or isinstance(x, float):
         return x, False
-    if isinstance(x, int) or hasattr(type(x), "__index__"):
+    if isinstance(x, int):
         return float(x), True
+    if hasattr(type(x), "__index__"):   # numpy ints; not 0-d arrays or tensors of floats,
+        try:                            # whose __index__ raises TypeError
+            return float(operator.index(x)), True
+        except TypeError:
+            pass
     if hasattr(type(x), "__float__"):
         return float(x), False
     raise TypeError(f"Value data must be a real number, not {type(x).__name__!r}")
 
 
-# The arena owns every node; it is freed when this module's last Value is.
-_arena = ffi.gc(lib.mg_arena_new(1024), lib.mg_arena_free)
+# The arena owns every node. It is never freed (the OS reclaims it at exit):
+# Values can outlive this module at interpreter exit (in reference cycles, in
+# module globals) and their __del__ still releases nodes, while an ffi.gc
+# finalizer would run in arbitrary order with theirs (a use-after-free).
+_arena = lib.mg_arena_new(1024)
+if _arena == ffi.NULL:
+    raise MemoryError("cannot allocate the micrograd arena")
 # _live[i]: a weak reference to node i's Value, so that _prev hands out the same
 # Python object for a node while that object is alive. _dead: nodes whose Value
 # died; their references are dropped in C a batch at a time (one call, not one

@@ -341,7 +341,6 @@ def test_relu_grad_of_nan_is_micrograds_zero_where_pytorch_passes_the_grad():
     assert _torch_grads(torch.relu, [NAN])[1] == [1.0]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: 0 * 0.0**-1 = nan; reported to the lead")
 @pytest.mark.parametrize("base", [0.0, -0.0])
 def test_pow_zero_exponent_grad_is_pytorchs_zero_where_micrograd_would_raise(base):
     # engine.py promises: where micrograd's Python raises in a gradient, the grad is PyTorch's.

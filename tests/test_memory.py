@@ -105,7 +105,8 @@ def test_training_loop_keeps_arena_and_rss_flat():
     gc.collect()
     after = (stats()["cap"], live(), rss_bytes())
     assert after[:2] == before[:2]
-    assert after[2] - before[2] < 1 << 20, "RSS grew by more than 1 MiB"
+    if not os.environ.get("MG_SANITIZE"):                # ASan's quarantine keeps freed memory
+        assert after[2] - before[2] < 1 << 20, "RSS grew by more than 1 MiB"
     assert losses[-1] < losses[0]                        # it did train
 
 

@@ -12,10 +12,6 @@ import textwrap
 
 import pytest
 
-BUG = ("engine bug: ffi.gc frees the arena from a finalizer that runs before these "
-       "Values' __del__ at exit (heap-use-after-free under ASan); reported to the lead")
-
-
 def run_clean(code):
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                          text=True, timeout=120)
@@ -62,7 +58,6 @@ def test_exit_with_values_in_builtins_which_die_last():
     """)
 
 
-@pytest.mark.xfail(reason=BUG)
 def test_exit_with_values_held_by_the_engine_module_itself():
     run_clean("""
         import micrograd.engine as engine
@@ -79,7 +74,6 @@ def test_exit_with_one_value_in_a_reference_cycle():
     """)
 
 
-@pytest.mark.xfail(reason=BUG)
 def test_exit_with_many_values_in_reference_cycles():
     run_clean("""
         import gc
@@ -150,7 +144,6 @@ def test_exit_from_sys_exit_deep_in_a_graph_building_function():
     """)
 
 
-@pytest.mark.xfail(reason=BUG)
 def test_exit_with_an_atexit_handler_that_runs_backward():
     out = run_clean("""
         import atexit
