@@ -24,6 +24,7 @@ bench: $(VENV)/.test-deps $(ORACLE)
 
 bench-quick: $(VENV)/.test-deps $(ORACLE)
 	MG_BENCH_QUICK=1 $(PY) -m pytest benchmarks -q --benchmark-json=/tmp/mg-bench-quick.json
+	$(PY) benchmarks/report.py /tmp/mg-bench-quick.json --out /tmp/mg-bench-quick
 
 $(VENV)/.venv:
 	$(PYTHON) -m venv $(VENV)
