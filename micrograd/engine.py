@@ -43,7 +43,7 @@ def _check(status):
 
 def _number(x):
     """(float, is_int) for an int, a float, a bool or anything with __float__."""
-    if type(x) is float or isinstance(x, float):
+    if isinstance(x, float):
         return x, False
     if isinstance(x, int):
         return float(x), True
@@ -92,13 +92,13 @@ def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead)
 
 # The hot path of every op, written flat: one C call, one small Python object.
 
-def _node(op, lhs, rhs, arg, arg_is_int, _push=lib.mg_push, _new=object.__new__,
+def _node(op, lhs, rhs, arg, arg_is_int, cls=None, _push=lib.mg_push, _new=object.__new__,
           _ref=weakref.ref, _live=_live):
-    """The Value of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
+    """The Value (or cls) of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
     i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
     if i < 0:
         i = _retry(i, op, lhs, rhs, arg, arg_is_int)
-    v = _new(Value)
+    v = _new(cls or Value)
     v._i = i
     try:
         _live[i] = _ref(v)
@@ -129,10 +129,10 @@ def _retry(i, *args):
     return i
 
 
-def _leaf(x):
+def _leaf(x, cls=None):
     if type(x) is float:
-        return _node(MG_LEAF, -1, -1, x, False)
-    return _node(MG_LEAF, -1, -1, *_number(x))
+        return _node(MG_LEAF, -1, -1, x, False, cls)
+    return _node(MG_LEAF, -1, -1, *_number(x), cls)
 
 
 def _write(i, field, x, _set=lib.mg_set):
@@ -161,7 +161,7 @@ class Value:
     def __new__(cls, data, _children=(), _op="", label=""):
         if _children or _op:
             raise TypeError("Value() makes a leaf; ops build the other nodes")
-        self = _leaf(data)
+        self = _leaf(data, cls)
         if label:
             self.label = label
         return self

@@ -139,3 +139,14 @@ def test_mlp_reprs_defaults_and_training_equal_micrograds():
         assert a[1] == b[1] and len(a) == len(b), step
         for g, h in zip([a[0]] + a[2:], [b[0]] + b[2:]):
             assert abs(float(g) - float(h)) <= 1e-12 * max(1.0, abs(float(h))), (step, g, h)
+
+
+def test_a_subclass_of_value_makes_its_own_leaves_and_ops_make_values():
+    class Named(Value):                      # micrograd's ops build plain Values, too
+        def hello(self):
+            return "hi"
+    x = Named(2.0, label="x")
+    y = x * 3
+    assert type(x) is Named and x.hello() == "hi" and x.label == "x"
+    assert type(y) is Value and y.data == 6.0
+    assert x in y._prev
