@@ -97,7 +97,7 @@ static int grow(mg_arena *a, int32_t cap)
     n.lhs = malloc((size_t)cap * sizeof(int32_t));
     n.rhs = malloc((size_t)cap * sizeof(int32_t));
     n.refs = malloc((size_t)cap * sizeof(int32_t));
-    n.deps = calloc((size_t)cap, sizeof(int32_t));
+    n.deps = malloc((size_t)cap * sizeof(int32_t));
     n.stack = malloc((size_t)cap * sizeof(int32_t));
     n.arg = malloc((size_t)cap * sizeof(double));
     n.data = malloc((size_t)cap * sizeof(double));
@@ -108,6 +108,10 @@ static int grow(mg_arena *a, int32_t cap)
         free(n.deps); free(n.stack); free(n.arg); free(n.data); free(n.grad);
         return MG_ENOMEM;
     }
+    /* deps must start all zero; writing the scratch arrays now also maps their pages
+     * here rather than in the first backward */
+    memset(n.deps, 0, (size_t)cap * sizeof(int32_t));
+    memset(n.stack, 0, (size_t)cap * sizeof(int32_t));
     size_t k = (size_t)a->len;
     if (k) {
         memcpy(n.op, a->op, k);
@@ -433,6 +437,14 @@ int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
 
 /* ---------------------------------------------------------------- backward */
 
+/* x ** y for the gradients, the two commonest cases without libm: pow(x, 1) is
+ * exactly x; x * x is correctly rounded, and pow(x, 2) is within 0.52 ulp of
+ * it in glibc (grads are compared with a tolerance; forward data still uses pow). */
+static double pow1(double x, double y)
+{
+    return y == 1 ? x : y == 2 ? x * x : pow(x, y);
+}
+
 /* child.grad += v, where v is a Python int in micrograd only if is_int */
 static void acc(mg_arena *a, int32_t c, double v, int is_int)
 {
@@ -460,14 +472,14 @@ static void backward_node(mg_arena *a, int32_t i)
         acc(a, r, a->data[l] * g, DI(l) && gi);
         break;
     case MG_POW:        /* self.grad += (other * self.data**(other-1)) * out.grad */
-        acc(a, l, e == 0 ? 0 : (e * pow(a->data[l], e - 1)) * g,   /* d x**0/dx = 0 */
+        acc(a, l, e == 0 ? 0 : (e * pow1(a->data[l], e - 1)) * g,  /* d x**0/dx = 0 */
             pow_is_int(DI(l), e - 1, a->flags[i] & MG_ARG_INT) && gi);
         break;
     case MG_RELU:       /* self.grad += (out.data > 0) * out.grad */
         acc(a, l, (a->data[i] > 0) * g, gi);
         break;
     case MG_TANH:       /* self.grad += (1 - t**2) * out.grad */
-        acc(a, l, (1 - pow(a->data[i], 2)) * g, 0);
+        acc(a, l, (1 - pow1(a->data[i], 2)) * g, 0);
         break;
     case MG_EXP:        /* self.grad += out.data * out.grad */
         acc(a, l, a->data[i] * g, 0);
@@ -481,7 +493,7 @@ static void backward_node(mg_arena *a, int32_t i)
     case MG_POWV: {     /* as MG_POW for the base; out * log(base) for the exponent,
                            0 where base == 0 and exponent >= 0 (as PyTorch) */
         double x = a->data[l], y = a->data[r];
-        acc(a, l, y == 0 ? 0 : (y * pow(x, y - 1)) * g, pow_is_int(DI(l), y - 1, DI(r)) && gi);
+        acc(a, l, y == 0 ? 0 : (y * pow1(x, y - 1)) * g, pow_is_int(DI(l), y - 1, DI(r)) && gi);
         acc(a, r, x == 0 && y >= 0 ? 0 : a->data[i] * log(x) * g, 0);
         break;
     }
