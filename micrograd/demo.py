@@ -2,9 +2,11 @@
 
 Trains MLP(2, [16, 16, 1]) on 100 two-moons points with the notebook's SVM
 max-margin loss, L2 regularisation and decaying SGD, printing each step. Options
-change the data, model and run; --plot saves the decision boundary (matplotlib,
-the `viz` extra); --compare runs a few steps of micrograd 0.1.0 on the same data
-and init and reports the speed ratio and whether the losses agree.
+change the data, model and run; --plot saves the decision boundary and the loss
+curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws one
+neuron's graph with data and grads (micrograd.viz: DOT text with no dependency,
+or SVG/PNG/PDF through Graphviz); --compare runs a few steps of micrograd 0.1.0
+on the same data and init and reports the speed ratio and whether the losses agree.
 Not a benchmark harness (see benchmarks/) and not a data-loading tool.
 
 One change from the notebook: the learning rate decays as 1.0 - 0.9*k/steps, so
@@ -15,6 +17,7 @@ import inspect
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +26,7 @@ from pathlib import Path
 from micrograd.data import moons
 from micrograd.engine import Value
 from micrograd.nn import MLP
+from micrograd.viz import draw_dot, to_dot
 
 # ---------------------------------------------------------------- the notebook's training
 # These four functions use only micrograd 0.1.0's API and the globals Value, MLP,
@@ -156,10 +160,25 @@ def _sizes(text):
     return sizes
 
 
+GRAPH_FORMATS = (".dot", ".svg", ".png", ".pdf")
+
+
+def _graph_file(text):
+    path = Path(text)
+    if path.suffix.lower() not in GRAPH_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} does not end in one of {', '.join(GRAPH_FORMATS)}")
+    return _writable(path)
+
+
 def _png(text):
     path = Path(text)
     if path.suffix.lower() != ".png":
         raise argparse.ArgumentTypeError(f"{text!r} does not end in .png")
+    return _writable(path)
+
+
+def _writable(path):
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"directory {str(path.parent)!r} does not exist")
     if not os.access(path.parent, os.W_OK):
@@ -179,7 +198,15 @@ def parse_args(argv=None):
     p.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "linear"],
                    default="relu", help="activation of the hidden layers (relu)")
     p.add_argument("--plot", type=_png, metavar="FILE.png",
-                   help="save the decision boundary and the points (needs matplotlib)")
+                   help="save one PNG with two panels side by side: the decision boundary "
+                   "and the points (left), the training loss at each step (right); "
+                   "needs matplotlib")
+    p.add_argument("--graph", type=_graph_file, metavar="FILE.svg",
+                   help="after training, draw the first hidden neuron applied to the first "
+                   "point that it does not map to 0, after one backward step (data and "
+                   "grad in every node); the extension picks the format: .svg, .png, .pdf "
+                   "(need the graphviz package and the Graphviz 'dot' program) or .dot "
+                   "(DOT source, needs nothing)")
     p.add_argument("--compare", action="store_true",
                    help="also run a few steps of micrograd 0.1.0: speed ratio, same losses?")
     return p.parse_args(argv)
@@ -189,6 +216,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.plot:
         _pyplot()                       # fail now, not after training
+    if args.graph and args.graph.suffix.lower() != ".dot":
+        _graphviz(args.graph)
     X, y = moons(args.samples, noise=0.1, seed=args.seed)
     random.seed(args.seed)
     model = MLP(2, args.hidden + [1], activation=args.activation)
@@ -211,11 +240,20 @@ def main(argv=None):
           f"accuracy {acc*100:.1f}%")
     if args.plot:
         try:
-            plot(model, X, y, args.plot, f"MLP(2, {args.hidden + [1]}), {args.activation}, "
+            plot(model, X, y, [h[0] for h in history], args.plot,
+                 f"MLP(2, {args.hidden + [1]}), {args.activation}, "
                  f"{args.steps} steps: accuracy {acc*100:.1f}%")
         except OSError as e:
             sys.exit(f"error: could not write {args.plot}: {e}")
-        print(f"decision boundary saved to {args.plot}")
+        print(f"decision boundary and loss curve saved to {args.plot}")
+    if args.graph:
+        try:
+            k = draw_neuron(model, X, args.graph)
+        except OSError as e:
+            sys.exit(f"error: could not write {args.graph}: {e}")
+        point = ", ".join(f"{v:.4f}" for v in X[k])
+        print(f"graph of the first hidden neuron on point {k} ({point}), after one backward "
+              f"step, saved to {args.graph}")
     if args.compare:
         return compare(args, X, y, history)
     return 0
@@ -264,26 +302,94 @@ def _pyplot():
     return plt
 
 
-def plot(model, X, y, path, title="", h=0.1):
-    """The notebook's figure: the points over the sign of the score on a grid.
-    The boundary is the score's zero contour, linearly interpolated between grid points."""
+def plot(model, X, y, losses, path, title="", h=0.1):
+    """figure(...) saved as a PNG at path."""
+    plt = _pyplot()
+    fig = figure(model, X, y, losses, title, h)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def figure(model, X, y, losses, title="", h=0.1):
+    """Left, the notebook's figure: the points over the sign of the score on a grid (the
+    boundary is the score's zero contour, linearly interpolated between grid points).
+    Right, losses[k], the training loss at step k, against k."""
     plt = _pyplot()
     x0s, x1s = [x[0] for x in X], [x[1] for x in X]
     gx = _grid(min(x0s) - 1, max(x0s) + 1, h)
     gy = _grid(min(x1s) - 1, max(x1s) + 1, h)
     Z = [[model([Value(a), Value(b)]).data for a in gx] for b in gy]
     big = max(abs(z) for row in Z for z in row) + 1.0
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
     colors = [plt.cm.Spectral(0.0), plt.cm.Spectral(1.0)]          # class -1, class 1
     ax.contourf(gx, gy, Z, levels=[-big, 0.0, big], colors=colors, alpha=0.6)
     ax.scatter(x0s, x1s, c=[colors[yi > 0] for yi in y], s=40, edgecolors="k")
     ax.set_title(title)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    ax_loss.plot(range(len(losses)), losses, marker="." if len(losses) < 30 else None)
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss (max-margin + L2)")
+    ax_loss.set_title("training loss")
+    ax_loss.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def _grid(lo, hi, h):
     return [lo + i * h for i in range(int((hi - lo) / h) + 1)]
+
+
+# ---------------------------------------------------------------- graph
+
+def _graphviz(path):
+    """Exit with what to install unless the graphviz package and `dot` are both there."""
+    missing = []
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        missing.append("the graphviz Python package: pip install graphviz (or install this "
+                       "package with its viz extra: pip install 'micrograd-c[viz]')")
+    if shutil.which("dot") is None:
+        missing.append("the Graphviz 'dot' program, from your system's package: "
+                       "apt install graphviz")
+    if missing:
+        sys.exit(f"error: --graph {path} needs {', and '.join(missing)}; "
+                 "or write the DOT source, which needs neither, with --graph FILE.dot")
+
+
+def neuron_graph(model, X):
+    """The first hidden neuron after one backward step from its output, on the first point
+    of X where that output is nonzero, so grads flow back (X[0] if there is none: a dead
+    ReLU). Its grads are zeroed first, so they are this step's alone. Inputs, weights,
+    bias and output are labelled x1.., w1.., b, out. Returns (point index, output)."""
+    neuron = model.layers[0].neurons[0]
+    k = next((k for k, x in enumerate(X) if neuron(list(map(Value, x))).data != 0), 0)
+    neuron.zero_grad()
+    xs = [Value(xi, label=f"x{i}") for i, xi in enumerate(X[k], 1)]
+    for i, w in enumerate(neuron.w, 1):
+        w.label = f"w{i}"
+    neuron.b.label = "b"
+    out = neuron(xs)
+    out.label = "out"
+    out.backward()
+    return k, out
+
+
+def draw_neuron(model, X, path):
+    """Write neuron_graph(model, X) to path: DOT source for .dot, else rendered by `dot`.
+    Returns the index of the point drawn."""
+    k, out = neuron_graph(model, X)
+    fmt = path.suffix.lower()[1:]
+    if fmt == "dot":
+        path.write_text(to_dot(out))
+        return k
+    import graphviz
+    try:
+        path.write_bytes(draw_dot(out, format=fmt).pipe())
+    except graphviz.ExecutableNotFound:
+        _graphviz(path)
+    except graphviz.CalledProcessError as e:
+        sys.exit(f"error: Graphviz's dot failed to render {path}: {e}")
+    return k
 
 
 if __name__ == "__main__":

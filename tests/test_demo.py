@@ -1,9 +1,12 @@
 """The demo: its two-moons data (checked with math), its training (checked against the
-notebook's code under micrograd 0.1.0), and its command line (run as a user runs it)."""
+notebook's code under micrograd 0.1.0), and its command line (run as a user runs it),
+with its pictures: the plot's two panels and the neuron graph (its numbers checked
+against the neuron's math, its structure against the neuron's expression)."""
 import importlib.util
 import math
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from micrograd.data import moons
-from micrograd.demo import train
+from micrograd.demo import figure, train
 from micrograd.nn import MLP
 from oracle import ORACLE, run_original
 
@@ -183,15 +186,39 @@ def test_activation_option_changes_the_hidden_activation():
     assert steps(tanh)[0][1] != steps(relu)[0][1]      # same init, other activation
 
 
-@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                    reason="matplotlib not installed (pip install matplotlib)")
-def test_plot_option_writes_a_png(tmp_path):
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="matplotlib not installed (pip install matplotlib)")
+
+
+def png_size(path):
+    """(width, height) of a PNG file; fails unless it starts as a PNG does."""
+    png = path.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+@needs_matplotlib
+def test_plot_option_writes_one_png_with_boundary_and_loss_curve_side_by_side(tmp_path):
     out = demo("--steps", 2, "--plot", tmp_path / "boundary.png")
     assert out.returncode == 0, out.stderr
-    png = (tmp_path / "boundary.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert width > 100 and height > 100
+    assert f"decision boundary and loss curve saved to {tmp_path / 'boundary.png'}" in out.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["boundary.png"]
+    width, height = png_size(tmp_path / "boundary.png")
+    assert height > 100 and width >= 2 * height          # two panels of about 4:3 in a row
+
+
+@needs_matplotlib
+def test_plot_figure_draws_the_training_loss_of_every_step():
+    X, y = moons(10, seed=2)
+    random.seed(2)
+    model = MLP(2, [4, 1])
+    losses = [h[0] for h in train(model, X, y, 3)]
+    fig = figure(model, X, y, losses)
+    boundary, curve = fig.axes
+    assert curve.get_xlabel() == "step" and "loss" in curve.get_ylabel()
+    [line] = curve.get_lines()
+    assert list(line.get_xdata()) == [0, 1, 2] and list(line.get_ydata()) == losses
+    assert not boundary.get_lines() and boundary.collections   # contour and points
 
 
 def test_plot_without_matplotlib_exits_before_training_with_an_install_hint(tmp_path):
@@ -220,9 +247,109 @@ def test_compare_with_an_activation_the_original_lacks_is_skipped():
     ["--steps", "0"], ["--steps", "-3"], ["--steps", "ten"], ["--seed", "1.5"],
     ["--samples", "1"], ["--hidden", "16,,16"], ["--hidden", "0"], ["--hidden", "a"],
     ["--activation", "gelu"], ["--plot", "boundary.jpg"], ["--plot", "/no/such/dir/b.png"],
+    ["--graph", "neuron.jpg"], ["--graph", "neuron"], ["--graph", "/no/such/dir/n.svg"],
     ["--steps"], ["--bogus"]])
 def test_bad_option_values_give_a_usage_error_not_a_traceback(args):
     out = demo(*args)
     assert out.returncode == 2
     assert out.stderr.startswith("usage: ") and "error:" in out.stderr
     assert "Traceback" not in out.stderr and not out.stdout
+
+
+# ---------------------------------------------------------------- --graph
+
+NODE = re.compile(r'  (\w+) \[label="([^"]*)" shape=(record|ellipse)\]')
+EDGE = re.compile(r"  (\w+) -> (\w+)")
+RECORD = re.compile(r"\{ (?:(\w+) \| )?data (-?[\d.]+) \| grad (-?[\d.]+) \}")
+DRAWN = re.compile(r"graph of the first hidden neuron on point (\d+) \((-?[\d.]+), "
+                   r"(-?[\d.]+)\), after one backward step, saved to ")
+HAS_GRAPHVIZ = importlib.util.find_spec("graphviz") is not None
+HAS_DOT = shutil.which("dot") is not None
+NO_GRAPHVIZ = "sys.modules['graphviz'] = None"
+NO_DOT = "import os; os.environ['PATH'] = '/nonexistent'"
+
+
+def neuron_dot(path):
+    """(records {name: (label, data, grad)}, ops {name: op}, edges) of the demo's DOT file."""
+    records, ops, edges = {}, {}, []
+    for line in path.read_text().splitlines()[2:-1]:     # after `digraph {`, `rankdir=LR`
+        if m := NODE.fullmatch(line):
+            if m[3] == "ellipse":
+                ops[m[1]] = m[2]
+            else:
+                r = RECORD.fullmatch(m[2])
+                assert r, m[2]
+                records[m[1]] = (r[1], float(r[2]), float(r[3]))
+        else:
+            m = EDGE.fullmatch(line)
+            assert m, f"unexpected DOT line {line!r}"
+            edges.append((m[1], m[2]))
+    return records, ops, edges
+
+
+def test_graph_dot_file_holds_one_two_input_relu_neuron(tmp_path):
+    out = demo("--steps", 1, "--graph", tmp_path / "neuron.dot")
+    assert out.returncode == 0, out.stderr
+    records, ops, edges = neuron_dot(tmp_path / "neuron.dot")
+    # relu(b + w1*x1 + w2*x2): a * and a + per input, one ReLU; 5 leaves, 5 results
+    assert sorted(ops.values()) == ["*", "*", "+", "+", "ReLU"]
+    assert len(records) == 10
+    assert sorted(r[0] for r in records.values() if r[0]) == ["b", "out", "w1", "w2", "x1", "x2"]
+    fan_in = {op: sum(head == op for _, head in edges) for op in ops}
+    assert all(fan_in[op] == (1 if ops[op] == "ReLU" else 2) for op in ops)
+    assert all(sum(tail == op for tail, _ in edges) == 1 for op in ops)   # one result each
+    assert len(edges) == len(ops) + sum(fan_in.values())
+
+
+def test_graph_shows_data_and_grads_of_the_first_point_the_neuron_passes(tmp_path):
+    out = demo("--steps", 1, "--graph", tmp_path / "neuron.dot")
+    assert out.returncode == 0, out.stderr
+    drawn = DRAWN.search(out.stdout)
+    k, X = int(drawn[1]), moons(100, noise=0.1, seed=1337)[0]
+    assert (float(drawn[2]), float(drawn[3])) == pytest.approx(X[k], abs=5e-5)
+    v = {label: (data, grad) for label, data, grad in neuron_dot(tmp_path / "neuron.dot")[0]
+         .values() if label}
+    assert (v["x1"][0], v["x2"][0]) == pytest.approx(X[k], abs=5e-5)
+    (w1, _), (w2, _), (b, _) = v["w1"], v["w2"], v["b"]
+    act = b + w1 * X[k][0] + w2 * X[k][1]
+    assert act > 0 and v["out"] == pytest.approx((act, 1.0), abs=1e-3)
+    assert all(b + w1 * x1 + w2 * x2 < 1e-3 for x1, x2 in X[:k])   # earlier points: relu 0
+    # d out/d x_i = w_i, d out/d w_i = x_i, d out/d b = 1, where relu passes
+    assert v["x1"][1] == pytest.approx(w1, abs=1e-4) and v["x2"][1] == pytest.approx(w2, abs=1e-4)
+    assert v["w1"][1] == pytest.approx(X[k][0], abs=1e-4)
+    assert v["w2"][1] == pytest.approx(X[k][1], abs=1e-4)
+    assert v["b"][1] == 1.0
+
+
+def test_graph_dot_file_needs_neither_graphviz_nor_dot(tmp_path):
+    out = demo("--steps", 1, "--graph", tmp_path / "neuron.dot",
+               prelude=f"{NO_GRAPHVIZ}\n{NO_DOT}")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "neuron.dot").read_text().startswith("digraph {")
+
+
+@pytest.mark.skipif(not (HAS_GRAPHVIZ and HAS_DOT), reason="needs the graphviz package "
+                    "(pip install graphviz) and the dot program (apt install graphviz)")
+@pytest.mark.parametrize("ext, magic", [("svg", b"<?xml"), ("png", b"\x89PNG\r\n\x1a\n"),
+                                        ("pdf", b"%PDF-")])
+def test_graph_renders_in_the_format_of_the_file_extension(tmp_path, ext, magic):
+    out = demo("--steps", 1, "--graph", tmp_path / f"neuron.{ext}")
+    assert out.returncode == 0, out.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [f"neuron.{ext}"]   # no stray DOT source
+    image = (tmp_path / f"neuron.{ext}").read_bytes()
+    assert image.startswith(magic)
+    if ext == "svg":                     # 10 Values and 5 ops, each a node; labels shown
+        assert image.count(b'class="node"') == 15
+        assert all(f">{t}<".encode() in image for t in ["x1", "w2", "b", "out", "ReLU"])
+
+
+@pytest.mark.parametrize("prelude, hints", [
+    (NO_GRAPHVIZ, ["pip install graphviz", "micrograd-c[viz]"]),
+    (NO_DOT, ["'dot' program", "apt install graphviz"])])
+def test_graph_without_graphviz_exits_before_training_with_an_install_hint(tmp_path, prelude,
+                                                                           hints):
+    out = demo("--graph", tmp_path / "neuron.svg", prelude=prelude)
+    assert out.returncode == 1
+    assert all(hint in out.stderr for hint in hints + ["--graph FILE.dot"])
+    assert "Traceback" not in out.stderr and not steps(out)
+    assert not (tmp_path / "neuron.svg").exists()
