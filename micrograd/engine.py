@@ -59,15 +59,15 @@ def _number(x):
 
 # The arena owns every node. It is never freed (the OS reclaims it at exit):
 # Values can outlive this module at interpreter exit (in reference cycles, in
-# module globals) and their __del__ still releases nodes, while an ffi.gc
+# module globals) and their deaths still release nodes, while an ffi.gc
 # finalizer would run in arbitrary order with theirs (a use-after-free).
 _arena = lib.mg_arena_new(1024)
 if _arena == ffi.NULL:
     raise MemoryError("cannot allocate the micrograd arena")
 # _live[i]: a weak reference to node i's Value, so that _prev hands out the same
-# Python object for a node while that object is alive. _dead: nodes whose Value
-# died; their references are dropped in C a batch at a time (one call, not one
-# per node), before any memory is needed and before stats are read.
+# Python object for a node while that object is alive. _dead: the references of
+# Values that died; their nodes are released in C a batch at a time (one call, not
+# one per node), before any memory is needed and before stats are read.
 _live = [None] * 1024
 _dead = []
 # _labels[i]: node i's label. It belongs to the node, not to one Value, so it
@@ -75,36 +75,54 @@ _dead = []
 # entry is current (a new node in a reused slot starts without it).
 _labels = {}
 _flushing = threading.Lock()
+_handles = threading.RLock()    # _live's entries: taken by _handle and _flush
 
 
-def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead):
+def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead, _live=_live,
+           _handles=_handles):
     # what it uses is bound here, so that it still works while the interpreter shuts down
     if not _lock.acquire(blocking=False):
         return                                  # another thread is at it
     try:
         n = len(_dead)
-        batch = _dead[:n]
+        batch = [ref.i for ref in _dead[:n]]
         del _dead[:n]                           # other threads append after n
+        with _handles:                          # forget the dead weak references
+            for i in batch:
+                ref = _live[i]
+                if ref is not None and ref() is None:
+                    _live[i] = None
         _check(_release(_arena, batch, n))
     finally:
         _lock.release()
 
 
+class _Ref(weakref.ref):
+    """_live's weak reference to a Value; i is its node. When the Value is gone for
+    good (never while its finalizers run, so _handle cannot resurrect it), CPython
+    calls _dead.append(ref) in C: no Python code runs per death."""
+    __slots__ = ("i",)
+
+
 # The hot path of every op, written flat: one C call, one small Python object.
 
 def _node(op, lhs, rhs, arg, arg_is_int, cls=None, _push=lib.mg_push, _new=object.__new__,
-          _ref=weakref.ref, _live=_live):
+          _ref=_Ref, _died=_dead.append, _live=_live, _dead=_dead):
     """The Value (or cls) of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
+    if len(_dead) >= 4096:                      # release what died, a batch at a time
+        _flush()
     i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
     if i < 0:
         i = _retry(i, op, lhs, rhs, arg, arg_is_int)
     v = _new(cls or Value)
     v._i = i
+    r = _ref(v, _died)
+    r.i = i
     try:
-        _live[i] = _ref(v)
+        _live[i] = r
     except IndexError:                          # the arena grew
         _grow_live(i)
-        _live[i] = _ref(v)
+        _live[i] = r
     return v
 
 
@@ -165,13 +183,6 @@ class Value:
         if label:
             self.label = label
         return self
-
-    def __del__(self, _live=_live, _dead=_dead, _flush=_flush):
-        # forget this handle before its node can be freed and its index reused
-        _live[self._i] = None
-        _dead.append(self._i)
-        if len(_dead) >= 4096:
-            _flush()
 
     def __add__(self, other):
         if isinstance(other, Value):
@@ -288,13 +299,16 @@ def _node_fields(i):
 
 def _handle(i):
     """The live Value of node i, or a new one holding its own reference."""
-    ref = _live[i]
-    v = ref() if ref is not None else None
-    if v is None:
-        _check(lib.mg_retain(_arena, i))
-        v = object.__new__(Value)
-        v._i = i
-        _live[i] = weakref.ref(v)
+    with _handles:                      # one handle per node, whichever thread asks
+        ref = _live[i]
+        v = ref() if ref is not None else None
+        if v is None:
+            _check(lib.mg_retain(_arena, i))
+            v = object.__new__(Value)
+            v._i = i
+            r = _Ref(v, _dead.append)
+            r.i = i
+            _live[i] = r
     return v
 
 
