@@ -85,13 +85,14 @@ def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead,
         return                                  # another thread is at it
     try:
         n = len(_dead)
-        batch = [ref.i for ref in _dead[:n]]
+        refs = _dead[:n]
         del _dead[:n]                           # other threads append after n
-        with _handles:                          # forget the dead weak references
-            for i in batch:
-                ref = _live[i]
-                if ref is not None and ref() is None:
-                    _live[i] = None
+        batch = []
+        with _handles:
+            for ref in refs:
+                batch.append(ref.i)
+                if _live[ref.i] is ref:         # not a newer Value's (_handle's) entry
+                    _live[ref.i] = None
         _check(_release(_arena, batch, n))
     finally:
         _lock.release()

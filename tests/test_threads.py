@@ -20,34 +20,7 @@ except ImportError:
     nn = None
 
 
-@pytest.fixture
-def interleave():
-    """Switch threads every microsecond instead of every 5 ms."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
-def run_threads(fns):
-    """Call each fn in its own thread, all released at once; their results in order."""
-    results, errors = [None] * len(fns), []
-    start = threading.Barrier(len(fns))
-
-    def work(k):
-        start.wait()
-        try:
-            results[k] = fns[k]()
-        except BaseException as e:        # reported below, not lost in the thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(fns))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return results
+from concurrency import interleave, run_threads  # noqa: F401 (interleave is a fixture)
 
 
 def train_by_hand(seed, steps=60):
