@@ -161,12 +161,6 @@ def _write(i, field, x, _set=lib.mg_set):
         _check(status)
 
 
-def _get(i, field):
-    n = ffi.new("mg_number *")
-    _check(lib.mg_get(_arena, i, field, n))
-    return n
-
-
 def _read(i, field, _value=lib.mg_value, _is_int=lib.mg_is_int):
     # one C call, and a second only for a whole number, which may be a Python int
     x = _value(_arena, i, field)
@@ -268,7 +262,7 @@ class Value:
     @property
     def label(self):
         """A name for graph drawings, as in the lecture's Value; '' if none."""
-        return _labels.get(self._i, "") if _get(self._i, MG_LABEL).is_int else ""
+        return _labels.get(self._i, "") if lib.mg_is_int(_arena, self._i, MG_LABEL) else ""
 
     @label.setter
     def label(self, text):

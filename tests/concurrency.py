@@ -1,20 +1,6 @@
-"""Helpers for the tests that run threads: all released at once, switching often."""
-import sys
+"""run_threads: call functions in threads released at once (the `interleave` fixture,
+in conftest.py, makes them switch every microsecond)."""
 import threading
-
-import pytest
-
-
-@pytest.fixture
-def interleave():
-    """Switch threads every microsecond; fail on exceptions raised where nothing catches them."""
-    old_interval, old_hook, unraisable = sys.getswitchinterval(), sys.unraisablehook, []
-    sys.setswitchinterval(1e-6)
-    sys.unraisablehook = unraisable.append        # e.g. raised inside Value.__del__
-    yield
-    sys.setswitchinterval(old_interval)
-    sys.unraisablehook = old_hook
-    assert not unraisable, [(u.exc_type, u.exc_value, u.object) for u in unraisable]
 
 
 def run_threads(fns, timeout=60):

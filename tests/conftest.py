@@ -4,6 +4,8 @@
 runs too; a test marked @pytest.mark.slow is skipped unless the -m expression
 names `slow`.
 """
+import sys
+
 import pytest
 
 
@@ -14,3 +16,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def interleave():
+    """Switch threads every microsecond; fail on exceptions raised where nothing catches them."""
+    old_interval, old_hook, unraisable = sys.getswitchinterval(), sys.unraisablehook, []
+    sys.setswitchinterval(1e-6)
+    sys.unraisablehook = unraisable.append        # e.g. raised inside Value.__del__
+    yield
+    sys.setswitchinterval(old_interval)
+    sys.unraisablehook = old_hook
+    assert not unraisable, [(u.exc_type, u.exc_value, u.object) for u in unraisable]

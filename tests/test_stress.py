@@ -15,14 +15,12 @@ import random
 import sys
 import threading
 
-import pytest
-
 from micrograd.engine import Value, stats
 
 THREADS = 8
 
 
-from concurrency import interleave, run_threads  # noqa: F401 (interleave is a fixture)
+from concurrency import run_threads
 
 
 # ---------------------------------------------------------------- build, backward, drop

@@ -7,8 +7,6 @@ within 1e-12). A tiny switch interval makes the threads interleave within ops.
 Not here: the lock's cost (benchmarks/).
 """
 import random
-import sys
-import threading
 
 import pytest
 
@@ -20,7 +18,7 @@ except ImportError:
     nn = None
 
 
-from concurrency import interleave, run_threads  # noqa: F401 (interleave is a fixture)
+from concurrency import run_threads
 
 
 def train_by_hand(seed, steps=60):
