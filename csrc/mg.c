@@ -37,21 +37,25 @@ typedef pthread_mutex_t mg_lock;
 #define LOCK_DESTROY(m) pthread_mutex_destroy(m)
 #endif
 
-/* Struct of arrays: node i is op[i], lhs[i], rhs[i], ... A free slot has refs 0
- * and links to the next free slot through lhs. deps and stack are scratch for
- * backward and release; deps is all zero between calls. */
+/* Struct of arrays: node i is op[i], kids[i], refs[i], ... A free slot has refs 0
+ * and links to the next free slot through kids[i][0]. order and stack are scratch
+ * for backward and release, with no meaning between calls. */
 struct mg_arena {
     int32_t len, cap, max_cap, live, free_head;
-    uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL */
-    int32_t *lhs, *rhs;     /* children, -1 if absent */
+    uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL, and SEEN */
+    int32_t (*kids)[2];     /* children lhs, rhs (one cache line for both), -1 if absent */
     int32_t *refs;          /* Python handles + parents holding this node */
-    int32_t *deps, *stack;
+    int32_t *order, *stack;
     double *arg;            /* per-node constant: the exponent of MG_POW */
     double *data, *grad;
     mg_lock lock;
 };
 
 #define NODE_BYTES (2 * sizeof(uint8_t) + 5 * sizeof(int32_t) + 3 * sizeof(double))
+
+/* flag bit of a node reached by the first pass of the running mg_backward; never
+ * set between calls (not one of mg.h's MG_*_INT bits: Python never sees it) */
+#define SEEN 16
 
 static const char *const op_names[] = {
     "", "+", "*", "**", "ReLU", "tanh", "exp", "log", "sigmoid", "**",
@@ -94,41 +98,40 @@ static int grow(mg_arena *a, int32_t cap)
     mg_arena n = { 0 };    /* only its arrays are used: never copy the lock */
     n.op = malloc((size_t)cap);
     n.flags = malloc((size_t)cap);
-    n.lhs = malloc((size_t)cap * sizeof(int32_t));
-    n.rhs = malloc((size_t)cap * sizeof(int32_t));
+    n.kids = malloc((size_t)cap * sizeof *n.kids);
     n.refs = malloc((size_t)cap * sizeof(int32_t));
-    n.deps = malloc((size_t)cap * sizeof(int32_t));
+    n.order = malloc((size_t)cap * sizeof(int32_t));
     n.stack = malloc((size_t)cap * sizeof(int32_t));
     n.arg = malloc((size_t)cap * sizeof(double));
     n.data = malloc((size_t)cap * sizeof(double));
     n.grad = malloc((size_t)cap * sizeof(double));
-    if (!n.op || !n.flags || !n.lhs || !n.rhs || !n.refs || !n.deps || !n.stack
+    if (!n.op || !n.flags || !n.kids || !n.refs || !n.order || !n.stack
             || !n.arg || !n.data || !n.grad) {
-        free(n.op); free(n.flags); free(n.lhs); free(n.rhs); free(n.refs);
-        free(n.deps); free(n.stack); free(n.arg); free(n.data); free(n.grad);
+        free(n.op); free(n.flags); free(n.kids); free(n.refs);
+        free(n.order); free(n.stack); free(n.arg); free(n.data); free(n.grad);
         return MG_ENOMEM;
     }
-    /* deps must start all zero; writing the scratch arrays now also maps their pages
-     * here rather than in the first backward */
-    memset(n.deps, 0, (size_t)cap * sizeof(int32_t));
-    memset(n.stack, 0, (size_t)cap * sizeof(int32_t));
+    /* Write the scratch arrays now so that their pages are mapped here rather than
+     * by page faults in the first backward (a fifth of its time on 200k nodes).
+     * Not with zeros: compilers turn malloc + memset(0) into calloc, which maps nothing. */
+    memset(n.order, 0xff, (size_t)cap * sizeof(int32_t));
+    memset(n.stack, 0xff, (size_t)cap * sizeof(int32_t));
     size_t k = (size_t)a->len;
     if (k) {
         memcpy(n.op, a->op, k);
         memcpy(n.flags, a->flags, k);
-        memcpy(n.lhs, a->lhs, k * sizeof(int32_t));
-        memcpy(n.rhs, a->rhs, k * sizeof(int32_t));
+        memcpy(n.kids, a->kids, k * sizeof *n.kids);
         memcpy(n.refs, a->refs, k * sizeof(int32_t));
         memcpy(n.arg, a->arg, k * sizeof(double));
         memcpy(n.data, a->data, k * sizeof(double));
         memcpy(n.grad, a->grad, k * sizeof(double));
     }
-    free(a->op); free(a->flags); free(a->lhs); free(a->rhs); free(a->refs);
-    free(a->deps); free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    free(a->op); free(a->flags); free(a->kids); free(a->refs);
+    free(a->order); free(a->stack); free(a->arg); free(a->data); free(a->grad);
     /* Swap the arrays one by one. `*a = n` would also write back a stale copy of
      * the lock word, and a thread waiting on the lock would never be woken. */
-    a->op = n.op; a->flags = n.flags; a->lhs = n.lhs; a->rhs = n.rhs; a->refs = n.refs;
-    a->deps = n.deps; a->stack = n.stack; a->arg = n.arg; a->data = n.data; a->grad = n.grad;
+    a->op = n.op; a->flags = n.flags; a->kids = n.kids; a->refs = n.refs;
+    a->order = n.order; a->stack = n.stack; a->arg = n.arg; a->data = n.data; a->grad = n.grad;
     a->cap = cap;
     return MG_OK;
 }
@@ -153,8 +156,8 @@ void mg_arena_free(mg_arena *a)
     if (!a)
         return;
     LOCK_DESTROY(&a->lock);
-    free(a->op); free(a->flags); free(a->lhs); free(a->rhs); free(a->refs);
-    free(a->deps); free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    free(a->op); free(a->flags); free(a->kids); free(a->refs);
+    free(a->order); free(a->stack); free(a->arg); free(a->data); free(a->grad);
     free(a);
 }
 
@@ -188,7 +191,7 @@ static int take_slot(mg_arena *a, int32_t *out)
 {
     if (a->free_head >= 0) {
         *out = a->free_head;
-        a->free_head = a->lhs[*out];
+        a->free_head = a->kids[*out][0];
         return MG_OK;
     }
     if (a->len == a->cap) {
@@ -274,8 +277,8 @@ static int push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
         data = 0;                         /* nor -0: 0 * -3 is 0 in Python, not -0.0 */
     a->op[i] = (uint8_t)op;
     a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
-    a->lhs[i] = lhs;
-    a->rhs[i] = rhs;
+    a->kids[i][0] = lhs;
+    a->kids[i][1] = rhs;
     a->refs[i] = 1;
     a->arg[i] = op == MG_LEAF ? 0 : arg;
     a->data[i] = data;
@@ -308,6 +311,40 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     return status == MG_OK ? i : -status;
 }
 
+/* sum((w[k] * x[k] for k in range(n)), start), node for node as micrograd builds
+ * it: product k is MUL(w[k], x[k]), sum k is ADD(sum k-1, product k). With
+ * x == NULL, x[k] is a new leaf holding c[k] (a Python float). Only the last sum
+ * keeps a reference for the caller; on failure every node made is freed. */
+int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
+               const double *c, int32_t n)
+{
+    int32_t acc = start, prod = -1, leaf = -1;
+    int status = MG_OK;
+    LOCK(&a->lock);
+    if (!alive(a, start) || n < 0)
+        status = MG_EINDEX;
+    else
+        a->refs[start]++;           /* the chain's own hold on its first node */
+    for (int32_t k = 0; k < n && status == MG_OK; k++) {
+        int32_t sum = -1;
+        if (!x)
+            status = push(a, MG_LEAF, -1, -1, c[k], 0, &leaf);
+        if (status == MG_OK)
+            status = push(a, MG_MUL, w[k], x ? x[k] : leaf, 0, 0, &prod);
+        if (leaf >= 0)
+            drop(a, leaf);          /* held by prod now, or by nothing */
+        if (status == MG_OK)
+            status = push(a, MG_ADD, acc, prod, 0, 0, &sum);
+        if (prod >= 0)
+            drop(a, prod);          /* held by sum now, or by nothing */
+        drop(a, acc);               /* likewise */
+        acc = sum;
+        leaf = prod = -1;
+    }
+    UNLOCK(&a->lock);
+    return status == MG_OK ? acc : -status;
+}
+
 /* ---------------------------------------------------------------- lifetime */
 
 int mg_retain(mg_arena *a, int32_t i)
@@ -328,12 +365,12 @@ static void drop(mg_arena *a, int32_t i)
     if (--a->refs[i] == 0)
         a->stack[top++] = i;
     while (top > 0) {
-        int32_t j = a->stack[--top], kids[2] = { a->lhs[j], a->rhs[j] };
+        int32_t j = a->stack[--top], kids[2] = { a->kids[j][0], a->kids[j][1] };
         for (int c = 0; c < 2; c++)
             if (kids[c] >= 0 && --a->refs[kids[c]] == 0)
                 a->stack[top++] = kids[c];
-        a->lhs[j] = a->free_head;
-        a->rhs[j] = -1;
+        a->kids[j][0] = a->free_head;
+        a->kids[j][1] = -1;
         a->free_head = j;
         a->live--;
     }
@@ -413,8 +450,8 @@ int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs)
     int status = alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK) {
         *op = a->op[i];
-        *lhs = a->lhs[i];
-        *rhs = a->rhs[i];
+        *lhs = a->kids[i][0];
+        *rhs = a->kids[i][1];
     }
     UNLOCK(&a->lock);
     return status;
@@ -456,8 +493,8 @@ static void acc(mg_arena *a, int32_t c, double v, int is_int)
 /* The backward rule of every op, computed from current data as micrograd does. */
 static void backward_node(mg_arena *a, int32_t i)
 {
-    int32_t l = a->lhs[i], r = a->rhs[i];
-    double g = a->grad[i], e = a->arg[i];
+    int32_t l = a->kids[i][0], r = a->kids[i][1];
+    double g = a->grad[i];
     int gi = (a->flags[i] & MG_GRAD_INT) != 0;
 #define DI(j) ((a->flags[j] & MG_DATA_INT) != 0)
     switch ((mg_op)a->op[i]) {
@@ -471,10 +508,12 @@ static void backward_node(mg_arena *a, int32_t i)
         acc(a, l, a->data[r] * g, DI(r) && gi);
         acc(a, r, a->data[l] * g, DI(l) && gi);
         break;
-    case MG_POW:        /* self.grad += (other * self.data**(other-1)) * out.grad */
+    case MG_POW: {      /* self.grad += (other * self.data**(other-1)) * out.grad */
+        double e = a->arg[i];
         acc(a, l, e == 0 ? 0 : (e * pow1(a->data[l], e - 1)) * g,  /* d x**0/dx = 0 */
             pow_is_int(DI(l), e - 1, a->flags[i] & MG_ARG_INT) && gi);
         break;
+    }
     case MG_RELU:       /* self.grad += (out.data > 0) * out.grad */
         acc(a, l, (a->data[i] > 0) * g, gi);
         break;
@@ -504,9 +543,16 @@ static void backward_node(mg_arena *a, int32_t i)
 #undef DI
 }
 
-/* Kahn's algorithm, as PyTorch's engine: count each reachable node's parents
- * within the graph (deps), then process a node once all its parents are done.
- * The first walk also resets the grads of the non-leaf nodes it reaches. */
+/* micrograd's reversed topological sort, without recursion.
+ * Pass 1 walks depth-first from root: stack holds the path from root, a node is
+ * SEEN from when it is put on the path, and it leaves the path for order once its
+ * children are in order (post-order). So order lists every reachable node after
+ * its children, each once. It also resets the grads of the non-leaf nodes.
+ * Pass 2 runs the ops' backward rules in reverse order, parents before children:
+ * a node's grad is complete before it is passed on. Reading the nodes from an
+ * array, not from a stack fed by the previous node, lets the CPU overlap their
+ * cache misses (twice as fast as Kahn's algorithm here on a 200k-node graph).
+ * Only nodes reachable from root are touched. */
 int mg_backward(mg_arena *a, int32_t root)
 {
     LOCK(&a->lock);
@@ -514,26 +560,30 @@ int mg_backward(mg_arena *a, int32_t root)
         UNLOCK(&a->lock);
         return MG_EINDEX;
     }
-    int32_t top = 0, *stack = a->stack, *deps = a->deps;
+    int32_t top = 0, n = 0, *stack = a->stack, *order = a->order;
+    a->flags[root] |= SEEN;
     stack[top++] = root;
     while (top > 0) {
-        int32_t i = stack[--top], kids[2] = { a->lhs[i], a->rhs[i] };
-        if (a->op[i] != MG_LEAF) {
-            a->grad[i] = 0;
-            a->flags[i] |= MG_GRAD_INT;
+        int32_t i = stack[top - 1], l = a->kids[i][0], r = a->kids[i][1];
+        if (l >= 0 && !(a->flags[l] & SEEN)) {
+            a->flags[l] |= SEEN;
+            stack[top++] = l;
+        } else if (r >= 0 && !(a->flags[r] & SEEN)) {
+            a->flags[r] |= SEEN;
+            stack[top++] = r;
+        } else {
+            top--;
+            order[n++] = i;
+            if (l >= 0) {           /* not a leaf */
+                a->grad[i] = 0;
+                a->flags[i] |= MG_GRAD_INT;
+            }
         }
-        for (int k = 0; k < 2; k++)
-            if (kids[k] >= 0 && deps[kids[k]]++ == 0)
-                stack[top++] = kids[k];
     }
     a->grad[root] += 1;     /* self.grad = 1 */
-    stack[top++] = root;
-    while (top > 0) {
-        int32_t i = stack[--top], kids[2] = { a->lhs[i], a->rhs[i] };
-        backward_node(a, i);
-        for (int k = 0; k < 2; k++)
-            if (kids[k] >= 0 && --deps[kids[k]] == 0)
-                stack[top++] = kids[k];
+    for (int32_t k = n - 1; k >= 0; k--) {
+        a->flags[order[k]] &= (uint8_t)~SEEN;
+        backward_node(a, order[k]);
     }
     UNLOCK(&a->lock);
     return MG_OK;

@@ -9,7 +9,7 @@
  * reference count (Python handles + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
-#define MG_ABI_VERSION 1
+#define MG_ABI_VERSION 2
 
 typedef enum {
     MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
@@ -67,6 +67,12 @@ int mg_arena_limit(mg_arena *a, int32_t max_cap);  /* growth past max_cap fails:
  * operand a new leaf holding arg (`v * 2.0` in one call). The new node has one reference,
  * owned by the caller; it also holds one on each child. */
 int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
+/* sum((w[k] * x[k] for k in range(n)), start) as micrograd builds it: n products
+ * and n sums, the same nodes and data. x == NULL: x[k] is a new leaf holding c[k].
+ * Returns the last sum (one reference for the caller) or minus an mg_status,
+ * having changed nothing. */
+int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
+               const double *c, int32_t n);
 int mg_retain(mg_arena *a, int32_t i);
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
                                               what is no longer referenced */

@@ -26,7 +26,7 @@ from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH
                                MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG, MG_LABEL,
                                MG_CONST)
 
-_ABI_VERSION = 1
+_ABI_VERSION = 2
 if lib.mg_abi_version() != _ABI_VERSION:
     raise ImportError(f"micrograd._mg is stale (ABI {lib.mg_abi_version()}, expected "
                       f"{_ABI_VERSION}): reinstall the package to rebuild it")
@@ -74,6 +74,11 @@ _dead = []
 # outlives the Value it was set on; the node's MG_HAS_LABEL flag says whether the
 # entry is current (a new node in a reused slot starts without it).
 _labels = {}
+# Deaths per release. Small enough that the dead references are freed before the
+# garbage collector's youngest generation (700 objects) fills up and moves them to
+# older ones, whose collections cost more: 256 takes 6% fewer instructions per op
+# than 4096 on the build benchmark (callgrind).
+_BATCH = 256
 _flushing = threading.Lock()
 _handles = threading.RLock()    # _live's entries: taken by _handle and _flush
 
@@ -108,9 +113,9 @@ class _Ref(weakref.ref):
 # The hot path of every op, written flat: one C call, one small Python object.
 
 def _node(op, lhs, rhs, arg, arg_is_int, cls=None, _push=lib.mg_push, _new=object.__new__,
-          _ref=_Ref, _died=_dead.append, _live=_live, _dead=_dead):
+          _ref=_Ref, _died=_dead.append, _live=_live, _dead=_dead, _batch=_BATCH):
     """The Value (or cls) of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
-    if len(_dead) >= 4096:                      # release what died, a batch at a time
+    if len(_dead) >= _batch:                    # release what died, a batch at a time
         _flush()
     i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
     if i < 0:
@@ -131,6 +136,8 @@ def _const(op, lhs, c):
     """The Value of `lhs op Value(c)` for a Python number c, in one C call."""
     if type(c) is float:
         return _node(op, lhs, MG_CONST, c, False)
+    if type(c) is int:      # a double argument takes an int as float() does
+        return _node(op, lhs, MG_CONST, c, True)
     return _node(op, lhs, MG_CONST, *_number(c))
 
 
@@ -155,7 +162,8 @@ def _leaf(x, cls=None):
 
 
 def _write(i, field, x, _set=lib.mg_set):
-    status = _set(_arena, i, field, x, False) if type(x) is float else \
+    t = type(x)
+    status = _set(_arena, i, field, x, t is int) if t is float or t is int else \
         _set(_arena, i, field, *_number(x))
     if status:
         _check(status)
@@ -192,6 +200,8 @@ class Value:
     def __pow__(self, other):
         if isinstance(other, Value):   # beyond micrograd 0.1.0: grads for both
             return _node(MG_POWV, self._i, other._i, 0.0, False)
+        if type(other) is int:
+            return _node(MG_POW, self._i, -1, other, True)
         if not hasattr(type(other), "__float__"):
             return NotImplemented
         return _node(MG_POW, self._i, -1, *_number(other))
@@ -299,12 +309,43 @@ def _handle(i):
         v = ref() if ref is not None else None
         if v is None:
             _check(lib.mg_retain(_arena, i))
-            v = object.__new__(Value)
-            v._i = i
-            r = _Ref(v, _dead.append)
-            r.i = i
-            _live[i] = r
+            v = _own(i)
     return v
+
+
+def _own(i, cls=None):
+    """A new Value (or cls) for node i, which holds a reference for it: _node's last lines."""
+    v = object.__new__(cls or Value)
+    v._i = i
+    r = _Ref(v, _dead.append)
+    r.i = i
+    if i >= len(_live):
+        _grow_live(i)
+    _live[i] = r
+    return v
+
+
+def dot(ws, xs, start):
+    """sum((w*x for w, x in zip(ws, xs)), start) in one C call: the same nodes and
+    data, node for node, when start and every w are Values and xs are all Values
+    or all floats (Neuron's sum: the forward of an MLP); anything else is
+    computed as written."""
+    n = min(len(ws), len(xs)) if isinstance(ws, list) and isinstance(xs, (list, tuple)) else -1
+    if n > 0 and type(start) is Value:
+        w = [v._i for v in ws[:n] if type(v) is Value]
+        x = [v._i for v in xs[:n] if type(v) is Value]
+        if len(w) == n and (len(x) == n or all(type(v) is float for v in xs[:n])):
+            c = ffi.NULL if x else xs[:n]
+            if len(_dead) >= _BATCH:
+                _flush()
+            i = lib.mg_dot(_arena, start._i, w, x or ffi.NULL, c, n)
+            if i == -lib.MG_ENOMEM:
+                _flush()
+                i = lib.mg_dot(_arena, start._i, w, x or ffi.NULL, c, n)
+            if i < 0:
+                _check(-i)
+            return _own(i)
+    return sum((w*x for w, x in zip(ws, xs)), start)
 
 
 def stats():

@@ -11,7 +11,7 @@ Not here: anything that knows about C; parameters are ordinary Values.
 import operator
 import random
 
-from micrograd.engine import Value
+from micrograd.engine import Value, dot
 
 # activation -> the name in a neuron's repr ('ReLUNeuron(2)', 'TanhNeuron(3)')
 _ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
@@ -52,7 +52,7 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x):
-        act = sum((wi*xi for wi,xi in zip(self.w, x)), self.b)
+        act = dot(self.w, x, self.b)   # sum((wi*xi for wi,xi in zip(self.w, x)), self.b)
         if not self.nonlin or self.activation == "linear":
             return act
         return getattr(act, self.activation)()

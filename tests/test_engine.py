@@ -404,3 +404,78 @@ def test_numpy_scalars_on_either_side_give_values(expr, data, grad):
 def test_value_of_numpy_float32_is_its_exact_double():
     assert Value(np.float32(1.5)).data == 1.5
     assert Value(np.float32(0.1)).data == float(np.float32(0.1))
+
+
+# ---------------------------------------------------------------- dot (Neuron's sum)
+
+def structure(v, names):
+    """v's graph as nested tuples: op, exact data and children; leaves by their name."""
+    if v in names:
+        return names[v]
+    kids = sorted((structure(c, names) for c in v._prev), key=repr)
+    return (v._op, repr(v.data), tuple(kids))
+
+
+DOT_INPUTS = {
+    "values": lambda: [Value(x) for x in (0.3, -1.7, 2.5)],
+    "floats": lambda: [0.3, -1.7, 2.5],
+    "ints (as written)": lambda: [3, -1, 2],
+    "mixed (as written)": lambda: [Value(0.3), -1.7, 2],
+    "shorter than ws": lambda: [Value(0.3), Value(-1.7)],
+    "longer than ws": lambda: [Value(x) for x in (0.3, -1.7, 2.5, 9.0)],
+    "tuple": lambda: (Value(0.3), Value(-1.7), Value(2.5)),
+    "numpy floats (as written)": lambda: list(np.array([0.3, -1.7, 2.5])),
+    "empty": lambda: [],
+}
+
+
+@pytest.mark.parametrize("kind", DOT_INPUTS)
+@pytest.mark.parametrize("b", [0, 0.25])
+def test_dot_is_the_sum_it_replaces_node_for_node(kind, b):
+    from micrograd.engine import dot
+    ws = [Value(w) for w in (0.5, -1.25, 3.0)]
+    start, xs = Value(b), DOT_INPUTS[kind]()
+    got = dot(ws, xs, start)
+    want = sum((w*x for w, x in zip(ws, xs)), start)
+    leaves = ws + [x for x in xs if isinstance(x, Value)] + [start]
+    names = {v: f"leaf{k}" for k, v in enumerate(leaves)}
+    assert structure(got, names) == structure(want, names)
+    assert repr(got) == repr(want)          # data bit for bit, and int or float alike
+    got.backward()
+    grads = [repr(v.grad) for v in leaves]
+    for v in leaves:
+        v.grad = 0
+    want.backward()
+    assert grads == [repr(v.grad) for v in leaves]
+
+
+def test_dot_with_a_non_value_start_or_weight_is_computed_as_written():
+    from micrograd.engine import dot
+    xs = [Value(2.0), Value(3.0)]
+    assert dot([Value(1.0), Value(4.0)], xs, 0.5).data == 0.5 + 1.0 * 2.0 + 4.0 * 3.0
+    assert dot([1.5, Value(4.0)], xs, Value(0)).data == 0 + 1.5 * 2.0 + 4.0 * 3.0
+
+
+def test_dot_in_a_full_arena_raises_memory_error_and_keeps_the_graph():
+    from micrograd import engine
+    ws, xs, b = [Value(1.5) for _ in range(8)], [Value(2.0) for _ in range(8)], Value(0.0)
+    y = b * 3
+    gc.collect()
+    gc.disable()
+    live, cap = stats()["live"], stats()["cap"]
+    assert lib.mg_arena_limit(engine._arena, cap) == lib.MG_OK
+    try:
+        fill = [Value(0.0) for _ in range(cap - live - 5)]   # room for 2 of 8 terms
+        live = stats()["live"]
+        with pytest.raises(MemoryError):
+            engine.dot(ws, xs, b)
+        assert stats()["live"] == live
+        del fill
+    finally:
+        lib.mg_arena_limit(engine._arena, 2 ** 31 - 1)
+        gc.enable()
+    out = engine.dot(ws, xs, b)
+    assert out.data == 8 * 3.0 and y.data == 0.0
+    out.backward()
+    assert [w.grad for w in ws] == [2.0] * 8
+    assert_engine_exact()

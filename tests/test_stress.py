@@ -121,7 +121,7 @@ def walk(root):
 
 def churn(stop):
     while not stop.is_set():
-        vs = [Value(float(j)) for j in range(500)]    # > 4096 handles die between flushes
+        vs = [Value(float(j)) for j in range(500)]    # many release batches (_BATCH) of deaths
         s = sum(vs, Value(0.0))
         s.backward()
         assert vs[7].grad == 1 and s.data == 124750

@@ -125,7 +125,7 @@ def test_threads_dropping_many_handles_keep_the_arena_consistent(interleave):
     def churn(k):
         total = 0.0
         for _ in range(60):
-            vs = [Value(float(j + k)) for j in range(300)]   # > 4096 handles die per thread
+            vs = [Value(float(j + k)) for j in range(300)]   # many release batches (_BATCH) per thread
             s = sum(vs, Value(0.0))
             s.backward()
             total += s.data + vs[0].grad
