@@ -3,6 +3,7 @@
 Same draws (random.uniform(-1, 1), weights in order, bias Value(0)), same sum order
 (b + w0*x0, then + w1*x1, ...), same reprs, so after the same random.seed a model
 here holds exactly the original's parameters and computes bit-identical data.
+A neuron's sum is engine.dot: the same nodes as upstream's sum(...), in one call.
 Added, without changing the original signatures: activation='relu' | 'tanh' |
 'sigmoid' | 'linear' (MLP applies it to hidden layers, the last layer stays linear),
 and checks that reject bad sizes and activations up front.
