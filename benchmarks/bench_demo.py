@@ -3,8 +3,8 @@
 MLP(2, [16, 16, 1]) on 100 points, SVM max-margin loss + 1e-4 L2, zero_grad,
 backward, SGD (peers.value_step is the notebook's code). Slow peers time fewer
 steps per process; every implementation warms up with one step unless noted.
-The project has no fast paths yet (fused layers, graph replay, C optimizers):
-when it does, each gets its own row here.
+Our row runs the notebook's code unchanged: nn.Neuron makes each neuron's sum
+with engine.dot (one C call for the nodes micrograd's sum(...) makes).
 """
 from harness import interleave, size
 

@@ -303,8 +303,9 @@ def report(data):
             "`relu` (one closure per node) for the build, backward and deep graphs.",
             "- PyTorch vectorised draws its own initial weights (nn.Linear's), so its losses "
             "differ; its cost per step does not depend on them.",
-            "- The project has no fast paths yet (fused layers, graph replay, C optimizers); each "
-            "will get its own rows in demo and larger.", ""]
+            "- micrograd-c's rows run the user code unchanged; its `nn.Neuron` builds each "
+            "neuron's sum with `engine.dot` (one C call, the same nodes as micrograd's "
+            "`sum(...)`). Not measured yet: graph replay and C optimizers.", ""]
     return "\n".join(out), by_key, keys
 
 
