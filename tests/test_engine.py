@@ -12,6 +12,7 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 import torch
 
 from micrograd._mg import lib
@@ -479,3 +480,33 @@ def test_dot_in_a_full_arena_raises_memory_error_and_keeps_the_graph():
     out.backward()
     assert [w.grad for w in ws] == [2.0] * 8
     assert_engine_exact()
+
+
+numbers = st.one_of(st.floats(-8, 8, allow_nan=False), st.integers(-5, 5))
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+@given(data=st.data(), n_w=st.integers(0, 6), n_x=st.integers(0, 7))
+def test_dot_matches_the_sum_it_replaces_on_random_inputs(data, n_w, n_x):
+    """Random weights, a start and inputs that are floats, ints, fresh Values or the
+    weights and start themselves (shared nodes): the same graph, data and grads."""
+    from micrograd.engine import dot
+    ws = [Value(data.draw(numbers)) for _ in range(n_w)]
+    start = Value(data.draw(numbers))
+    pool = ws + [start, Value(data.draw(numbers))]
+    kind = data.draw(st.sampled_from(["floats", "values", "mixed"]))
+    draw_x = {"floats": st.floats(-8, 8, allow_nan=False),
+              "values": st.sampled_from(pool),
+              "mixed": st.one_of(numbers, st.sampled_from(pool))}[kind]
+    xs = data.draw(st.lists(draw_x, min_size=n_x, max_size=n_x))
+    got = dot(ws, xs, start)
+    want = sum((w*x for w, x in zip(ws, xs)), start)
+    names = {v: f"leaf{k}" for k, v in enumerate(pool)}
+    assert structure(got, names) == structure(want, names)
+    assert repr(got) == repr(want)
+    got.backward()
+    grads = [repr(v.grad) for v in pool]
+    for v in pool:
+        v.grad = 0
+    want.backward()
+    assert grads == [repr(v.grad) for v in pool]
