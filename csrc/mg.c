@@ -321,7 +321,7 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
     int32_t acc = start, prod = -1, leaf = -1;
     int status = MG_OK;
     LOCK(&a->lock);
-    if (!alive(a, start) || n < 0)
+    if (!alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
         status = MG_EINDEX;
     else
         a->refs[start]++;           /* the chain's own hold on its first node */

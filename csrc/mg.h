@@ -5,7 +5,7 @@
  * '#' lines). It is not a general tensor library: every node is one scalar.
  *
  * Ownership: an mg_arena is created by mg_arena_new and freed by mg_arena_free
- * (Python wraps it in ffi.gc). Node indices are int32; a node lives while its
+ * (Python's one arena is never freed: Values may outlive the module at exit). Node indices are int32; a node lives while its
  * reference count (Python handles + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
@@ -69,8 +69,9 @@ int mg_arena_limit(mg_arena *a, int32_t max_cap);  /* growth past max_cap fails:
 int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
 /* sum((w[k] * x[k] for k in range(n)), start) as micrograd builds it: n products
  * and n sums, the same nodes and data. x == NULL: x[k] is a new leaf holding c[k].
- * Returns the last sum (one reference for the caller) or minus an mg_status,
- * having changed nothing. */
+ * Returns the last sum (start itself when n == 0), with one new reference for the
+ * caller, or minus an mg_status (MG_EINDEX for a dead node, n < 0 or a missing
+ * array), having changed nothing. */
 int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
                const double *c, int32_t n);
 int mg_retain(mg_arena *a, int32_t i);

@@ -75,9 +75,9 @@ _dead = []
 # entry is current (a new node in a reused slot starts without it).
 _labels = {}
 # Deaths per release. Small enough that the dead references are freed before the
-# garbage collector's youngest generation (700 objects) fills up and moves them to
-# older ones, whose collections cost more: 256 takes 6% fewer instructions per op
-# than 4096 on the build benchmark (callgrind).
+# garbage collector's youngest generation (700 objects by default in CPython 3.11)
+# fills up and moves them to older ones, whose collections cost more: 256 takes 6%
+# fewer instructions per op than 4096 on the build benchmark (callgrind, 3.11).
 _BATCH = 256
 _flushing = threading.Lock()
 _handles = threading.RLock()    # _live's entries: taken by _handle and _flush
@@ -119,7 +119,7 @@ def _node(op, lhs, rhs, arg, arg_is_int, cls=None, _push=lib.mg_push, _new=objec
         _flush()
     i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
     if i < 0:
-        i = _retry(i, op, lhs, rhs, arg, arg_is_int)
+        i = _retry(i, _push, op, lhs, rhs, arg, arg_is_int)
     v = _new(cls or Value)
     v._i = i
     r = _ref(v, _died)
@@ -145,11 +145,12 @@ def _grow_live(i):
     _live.extend([None] * (i + 1))
 
 
-def _retry(i, *args):
-    """mg_push failed with status -i: raise, or once more if dead nodes may free room."""
+def _retry(i, push, *args):
+    """push(_arena, *args) failed with status -i: raise, or once more if dead nodes
+    may free room."""
     if i == -lib.MG_ENOMEM:
         _flush()
-        i = lib.mg_push(_arena, *args)
+        i = push(_arena, *args)
     if i < 0:
         _check(-i)
     return i
@@ -313,9 +314,9 @@ def _handle(i):
     return v
 
 
-def _own(i, cls=None):
-    """A new Value (or cls) for node i, which holds a reference for it: _node's last lines."""
-    v = object.__new__(cls or Value)
+def _own(i):
+    """A new Value for node i, which holds a reference for it: _node's last lines."""
+    v = object.__new__(Value)
     v._i = i
     r = _Ref(v, _dead.append)
     r.i = i
@@ -327,23 +328,21 @@ def _own(i, cls=None):
 
 def dot(ws, xs, start):
     """sum((w*x for w, x in zip(ws, xs)), start) in one C call: the same nodes and
-    data, node for node, when start and every w are Values and xs are all Values
-    or all floats (Neuron's sum: the forward of an MLP); anything else is
-    computed as written."""
-    n = min(len(ws), len(xs)) if isinstance(ws, list) and isinstance(xs, (list, tuple)) else -1
-    if n > 0 and type(start) is Value:
-        w = [v._i for v in ws[:n] if type(v) is Value]
-        x = [v._i for v in xs[:n] if type(v) is Value]
-        if len(w) == n and (len(x) == n or all(type(v) is float for v in xs[:n])):
-            c = ffi.NULL if x else xs[:n]
+    data, node for node. The fast path (Neuron's sum: the forward of an MLP) takes
+    a Value start, a list of Values ws, and xs a list or tuple of Values or of
+    floats; anything else is computed as written."""
+    n = min(len(ws), len(xs)) if type(ws) is list and type(xs) in (list, tuple) else 0
+    if n > 0 and type(start) is Value:     # n == 0 is start itself, no new handle
+        wv, xv = ws[:n], xs[:n]            # held until C has made the nodes
+        w = [v._i for v in wv if type(v) is Value]
+        x = [v._i for v in xv if type(v) is Value]
+        if len(w) == n and (len(x) == n or all(isinstance(v, float) for v in xv)):
+            x, c = (x, ffi.NULL) if x else (ffi.NULL, xv)
             if len(_dead) >= _BATCH:
                 _flush()
-            i = lib.mg_dot(_arena, start._i, w, x or ffi.NULL, c, n)
-            if i == -lib.MG_ENOMEM:
-                _flush()
-                i = lib.mg_dot(_arena, start._i, w, x or ffi.NULL, c, n)
+            i = lib.mg_dot(_arena, start._i, w, x, c, n)
             if i < 0:
-                _check(-i)
+                i = _retry(i, lib.mg_dot, start._i, w, x, c, n)
             return _own(i)
     return sum((w*x for w, x in zip(ws, xs)), start)
 

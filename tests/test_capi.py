@@ -316,3 +316,11 @@ def test_dot_that_runs_out_of_room_halfway_frees_what_it_made(arena):
     assert lib.mg_dot(arena, b, ws, ffi.NULL, [1.0] * 5, 5) == -ENOMEM
     assert stats(arena)[0] == live
     assert lib.mg_release(arena, [b] + ws, 6) == OK and stats(arena)[0] == 0
+
+
+def test_dot_without_its_arrays_is_eindex_not_a_crash(arena):
+    b, w = leaf(arena, 0.0), leaf(arena, 1.0)
+    assert lib.mg_dot(arena, b, ffi.NULL, [w], ffi.NULL, 1) == -EINDEX
+    assert lib.mg_dot(arena, b, [w], ffi.NULL, ffi.NULL, 1) == -EINDEX
+    assert lib.mg_dot(arena, b, ffi.NULL, ffi.NULL, ffi.NULL, 0) == b    # nothing to read
+    assert stats(arena)[0] == 2

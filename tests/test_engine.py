@@ -510,3 +510,23 @@ def test_dot_matches_the_sum_it_replaces_on_random_inputs(data, n_w, n_x):
         v.grad = 0
     want.backward()
     assert grads == [repr(v.grad) for v in pool]
+
+
+@pytest.mark.parametrize("kind, fast", [
+    ("values", True), ("floats", True), ("tuple", True), ("numpy floats (as written)", True),
+    ("ints (as written)", False), ("mixed (as written)", False), ("empty", False)])
+def test_dot_takes_one_c_call_for_values_or_floats(kind, fast, monkeypatch):
+    """The fast path is taken where it applies (else dot would only be slower)."""
+    from micrograd import engine
+    calls = []
+
+    class CountingLib:
+        def __getattr__(self, name):
+            if name == "mg_dot":
+                calls.append(name)
+            return getattr(lib, name)
+
+    monkeypatch.setattr(engine, "lib", CountingLib())
+    ws = [Value(w) for w in (0.5, -1.25, 3.0)]
+    engine.dot(ws, DOT_INPUTS[kind](), Value(0))
+    assert calls == (["mg_dot"] if fast else [])
