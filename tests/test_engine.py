@@ -417,6 +417,22 @@ def structure(v, names):
     return (v._op, repr(v.data), tuple(kids))
 
 
+def assert_dot_is_the_sum(dot, ws, xs, start, leaves):
+    """dot(ws, xs, start) and the sum it replaces: the same graph over the leaves, the
+    same data bit for bit (and int or float alike), the same grads."""
+    got = dot(ws, xs, start)
+    want = sum((w*x for w, x in zip(ws, xs)), start)
+    names = {v: f"leaf{k}" for k, v in enumerate(leaves)}
+    assert structure(got, names) == structure(want, names)
+    assert repr(got) == repr(want)
+    got.backward()
+    grads = [repr(v.grad) for v in leaves]
+    for v in leaves:
+        v.grad = 0
+    want.backward()
+    assert grads == [repr(v.grad) for v in leaves]
+
+
 DOT_INPUTS = {
     "values": lambda: [Value(x) for x in (0.3, -1.7, 2.5)],
     "floats": lambda: [0.3, -1.7, 2.5],
@@ -436,18 +452,8 @@ def test_dot_is_the_sum_it_replaces_node_for_node(kind, b):
     from micrograd.engine import dot
     ws = [Value(w) for w in (0.5, -1.25, 3.0)]
     start, xs = Value(b), DOT_INPUTS[kind]()
-    got = dot(ws, xs, start)
-    want = sum((w*x for w, x in zip(ws, xs)), start)
     leaves = ws + [x for x in xs if isinstance(x, Value)] + [start]
-    names = {v: f"leaf{k}" for k, v in enumerate(leaves)}
-    assert structure(got, names) == structure(want, names)
-    assert repr(got) == repr(want)          # data bit for bit, and int or float alike
-    got.backward()
-    grads = [repr(v.grad) for v in leaves]
-    for v in leaves:
-        v.grad = 0
-    want.backward()
-    assert grads == [repr(v.grad) for v in leaves]
+    assert_dot_is_the_sum(dot, ws, xs, start, leaves)
 
 
 def test_dot_with_a_non_value_start_or_weight_is_computed_as_written():
@@ -499,17 +505,7 @@ def test_dot_matches_the_sum_it_replaces_on_random_inputs(data, n_w, n_x):
               "values": st.sampled_from(pool),
               "mixed": st.one_of(numbers, st.sampled_from(pool))}[kind]
     xs = data.draw(st.lists(draw_x, min_size=n_x, max_size=n_x))
-    got = dot(ws, xs, start)
-    want = sum((w*x for w, x in zip(ws, xs)), start)
-    names = {v: f"leaf{k}" for k, v in enumerate(pool)}
-    assert structure(got, names) == structure(want, names)
-    assert repr(got) == repr(want)
-    got.backward()
-    grads = [repr(v.grad) for v in pool]
-    for v in pool:
-        v.grad = 0
-    want.backward()
-    assert grads == [repr(v.grad) for v in pool]
+    assert_dot_is_the_sum(dot, ws, xs, start, pool)
 
 
 @pytest.mark.parametrize("kind, fast", [
