@@ -20,6 +20,7 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
 import operator
 import threading
 import weakref
+from itertools import islice
 
 from micrograd._mg import ffi, lib
 from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
@@ -329,22 +330,24 @@ def _own(i):
 def dot(ws, xs, start):
     """sum((w*x for w, x in zip(ws, xs)), start) in one C call: the same nodes and
     data, node for node. The fast path (Neuron's sum: the forward of an MLP) takes
-    a Value start, a list of Values ws, and xs a list or tuple of Values or of
-    floats; anything else is computed as written."""
-    n = min(len(ws), len(xs)) if type(ws) is list and type(xs) in (list, tuple) else 0
-    if n > 0 and type(start) is Value:     # n == 0 is start itself, no new handle
-        wv, xv = ws[:n], xs[:n]            # held until C has made the nodes
-        w = [v._i for v in wv if type(v) is Value]
-        x = [v._i for v in xv if type(v) is Value]
-        if len(w) == n and (len(x) == n or all(isinstance(v, float) for v in xv)):
-            x, c = (x, ffi.NULL) if x else (ffi.NULL, xv)
-            if len(_dead) >= _BATCH:
-                _flush()
-            i = lib.mg_dot(_arena, start._i, w, x, c, n)
-            if i < 0:
-                i = _retry(i, lib.mg_dot, start._i, w, x, c, n)
-            return _own(i)
-    return sum((w*x for w, x in zip(ws, xs)), start)
+    a Value start, a list of Values ws, and xs any iterable (list, tuple, numpy
+    array, generator) of Values or of floats; anything else is computed as written."""
+    if type(ws) is not list or type(start) is not Value:
+        return sum((w*x for w, x in zip(ws, xs)), start)
+    xs = list(islice(xs, len(ws)))      # what zip(ws, xs) takes from xs
+    ws = ws[:len(xs)]                   # both held until C has made the nodes
+    n = len(xs)
+    w = [v._i for v in ws if type(v) is Value]
+    x = [v._i for v in xs if type(v) is Value]
+    if n == 0 or len(w) < n or (len(x) < n and not all(isinstance(v, float) for v in xs)):
+        return sum((w*x for w, x in zip(ws, xs)), start)    # n == 0: start itself
+    x, c = (x, ffi.NULL) if x else (ffi.NULL, xs)
+    if len(_dead) >= _BATCH:
+        _flush()
+    i = lib.mg_dot(_arena, start._i, w, x, c, n)
+    if i < 0:
+        i = _retry(i, lib.mg_dot, start._i, w, x, c, n)
+    return _own(i)
 
 
 def stats():

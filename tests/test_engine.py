@@ -508,8 +508,15 @@ def test_dot_matches_the_sum_it_replaces_on_random_inputs(data, n_w, n_x):
     assert_dot_is_the_sum(dot, ws, xs, start, pool)
 
 
+DOT_INPUTS_ONCE = {          # inputs that can be read once: dot alone
+    "generator of values": lambda: (Value(x) for x in (0.3, -1.7, 2.5)),
+    "numpy array": lambda: np.array([0.3, -1.7, 2.5]),
+}
+
+
 @pytest.mark.parametrize("kind, fast", [
     ("values", True), ("floats", True), ("tuple", True), ("numpy floats (as written)", True),
+    ("generator of values", True), ("numpy array", True),
     ("ints (as written)", False), ("mixed (as written)", False), ("empty", False)])
 def test_dot_takes_one_c_call_for_values_or_floats(kind, fast, monkeypatch):
     """The fast path is taken where it applies (else dot would only be slower)."""
@@ -524,5 +531,21 @@ def test_dot_takes_one_c_call_for_values_or_floats(kind, fast, monkeypatch):
 
     monkeypatch.setattr(engine, "lib", CountingLib())
     ws = [Value(w) for w in (0.5, -1.25, 3.0)]
-    engine.dot(ws, DOT_INPUTS[kind](), Value(0))
+    engine.dot(ws, {**DOT_INPUTS, **DOT_INPUTS_ONCE}[kind](), Value(0))
     assert calls == (["mg_dot"] if fast else [])
+
+
+@pytest.mark.parametrize("n_x", [0, 2, 3, 5])
+@pytest.mark.parametrize("wrap", [iter, tuple, np.array], ids=["iterator", "tuple", "numpy"])
+def test_dot_over_any_iterable_is_the_sum_and_takes_what_zip_takes(wrap, n_x):
+    from micrograd.engine import dot
+    ws, start = [Value(w) for w in (0.5, -1.25, 3.0)], Value(0.25)
+    xs = [0.3, -1.7, 2.5, 9.0, -4.0][:n_x] if wrap is np.array else \
+        [Value(x) for x in (0.3, -1.7, 2.5, 9.0, -4.0)][:n_x]
+    ours, theirs = wrap(xs), wrap(xs)
+    got = dot(ws, ours, start)
+    want = sum((w*x for w, x in zip(ws, theirs)), start)
+    names = {v: f"leaf{k}" for k, v in enumerate(ws + [start] + list(xs))}
+    assert structure(got, names) == structure(want, names) and repr(got) == repr(want)
+    if wrap is iter:                         # the same items left for the caller
+        assert list(ours) == list(theirs)
