@@ -8,4 +8,4 @@ from harness import interleave, size
 def test_backward(benchmark):
     interleave(benchmark, "backward", {"n_ops": size(200_000, 50_000), "reps": 1},
                impls={"ours": {}, "mg010": {}, "mg010-nogc": {}, "torch-scalar": {}},
-               rounds=size(5, 2), unit="ns/node", primary="ns_per_node")
+               rounds=size(9, 2), unit="ns/node", primary="ns_per_node")

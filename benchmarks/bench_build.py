@@ -10,4 +10,4 @@ from harness import interleave, size
 def test_build(benchmark):
     interleave(benchmark, "build", {"n_ops": size(200_000, 50_000), "reps": 1},
                impls={"ours": {}, "mg010": {}, "mg010-nogc": {}, "torch-scalar": {}},
-               rounds=size(5, 2), unit="ns/op", primary="ns_per_op")
+               rounds=size(9, 2), unit="ns/op", primary="ns_per_op")

@@ -1,8 +1,9 @@
 """The benchmark runner: implementations interleaved, each run in a fresh process.
 
 interleave() is called by every bench_*.py test. It runs `rounds` rounds through
-pytest-benchmark's pedantic mode; one round runs each implementation once, in
-the same order every round (A B C A B C ...), each as a fresh `python peers.py`
+pytest-benchmark's pedantic mode; one round runs each implementation once, the
+order rotating by one each round (A B C, B C A, C A B, ...: no implementation
+always runs right after the same other one), each as a fresh `python peers.py`
 process that times its own work with time.perf_counter. pytest-benchmark's own
 time is therefore that of a whole round, process starts included, and is not a
 result: the per-implementation samples go to benchmark.extra_info, which
@@ -65,7 +66,9 @@ def interleave(benchmark, scenario, params, impls, rounds, unit, primary):
     def one_round():
         r = state["round"]
         state["round"] += 1
-        for label, over in impls.items():
+        labels = list(impls)
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            over = impls[label]
             if r >= over.get("rounds", rounds):
                 continue
             job = {**params, "scenario": scenario, "impl": label,
