@@ -5,8 +5,9 @@
  * '#' lines). It is not a general tensor library: every node is one scalar.
  *
  * Ownership: an mg_arena is created by mg_arena_new and freed by mg_arena_free
- * (Python's one arena is never freed: Values may outlive the module at exit). Node indices are int32; a node lives while its
- * reference count (Python handles + parent nodes) is positive.
+ * (Python's one arena is never freed: Values may outlive the module at exit).
+ * Node indices are int32; a node lives while its reference count (Python handles
+ * + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
 #define MG_ABI_VERSION 2
