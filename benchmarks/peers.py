@@ -245,9 +245,18 @@ def value_step(model, X, y, Value, learning_rate):
     return total_loss.data
 
 
+def torch_sgd(torch, model, loss, learning_rate):
+    """The end of every PyTorch step: zero_grad, backward, SGD; the loss as a float."""
+    model.zero_grad()
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= learning_rate * p.grad
+    return loss.item()
+
+
 def torch_scalar_step(model, X, y, T, learning_rate):
     """value_step op for op in 0-d tensors: what switching Value for tensor gives."""
-    torch = T.torch
     inputs = [list(map(T.leaf, xrow)) for xrow in X]
     scores = list(map(model, inputs))
     losses = [(1 + -yi*scorei).relu() for yi, scorei in zip(y, scores)]
@@ -255,12 +264,7 @@ def torch_scalar_step(model, X, y, T, learning_rate):
     reg_loss = 1e-4 * sum((p*p for p in model.parameters()))
     total_loss = data_loss + reg_loss
     accuracy = [(yi > 0) == (scorei.item() > 0) for yi, scorei in zip(y, scores)]
-    model.zero_grad()
-    total_loss.backward()
-    with torch.no_grad():
-        for p in model.parameters():
-            p -= learning_rate * p.grad
-    return total_loss.item()
+    return torch_sgd(T.torch, model, total_loss, learning_rate)
 
 
 def torch_vec_step(model, X, y, torch, learning_rate):
@@ -270,12 +274,7 @@ def torch_vec_step(model, X, y, torch, learning_rate):
     reg_loss = 1e-4 * sum((p * p).sum() for p in model.parameters())
     total_loss = data_loss + reg_loss
     accuracy = ((y > 0) == (scores > 0)).double().mean()
-    model.zero_grad()
-    total_loss.backward()
-    with torch.no_grad():
-        for p in model.parameters():
-            p -= learning_rate * p.grad
-    return total_loss.item()
+    return torch_sgd(torch, model, total_loss, learning_rate)
 
 
 def value_mse_step(model, X, Y, Value, learning_rate):
@@ -292,12 +291,7 @@ def value_mse_step(model, X, Y, Value, learning_rate):
 
 def torch_vec_mse_step(model, X, Y, torch, learning_rate):
     loss = ((model(X) - Y) ** 2).sum() * (1.0 / len(X))
-    model.zero_grad()
-    loss.backward()
-    with torch.no_grad():
-        for p in model.parameters():
-            p -= learning_rate * p.grad
-    return loss.item()
+    return torch_sgd(torch, model, loss, learning_rate)
 
 
 def torch_scalar_mse_step(model, X, Y, T, learning_rate):
@@ -305,12 +299,7 @@ def torch_scalar_mse_step(model, X, Y, T, learning_rate):
     inputs = [list(map(T.leaf, xrow)) for xrow in X]
     outs = list(map(model, inputs))
     loss = sum((o - t)**2 for out, tgt in zip(outs, Y) for o, t in zip(out, tgt)) * (1.0 / len(X))
-    model.zero_grad()
-    loss.backward()
-    with T.torch.no_grad():
-        for p in model.parameters():
-            p -= learning_rate * p.grad
-    return loss.item()
+    return torch_sgd(T.torch, model, loss, learning_rate)
 
 
 def train_steps(s, job, model, X, y, steps, lr):
