@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 ORACLE := .oracle/micrograd-0.1.0
-ENGINE := csrc/mg.c csrc/mg.h micrograd/_build.py setup.py pyproject.toml
+ENGINE := $(wildcard csrc/*.c csrc/*.h) micrograd/_build.py setup.py pyproject.toml
 
 .PHONY: demo test test-slow bench bench-quick sanitize soak clean
 
@@ -53,7 +53,7 @@ clean:
 #    gcc's libasan (and libstdc++, for C++ extensions that throw) preloaded. Leak
 #    detection is off there: CPython itself leaks at exit. .venv's build is untouched.
 #    MG_SANITIZE=1 tells tests that measure RSS to skip: ASan's quarantine grows it.
-# 2. tests/arena_harness.c links csrc/mg.c directly and calls every mg.h function with
+# 2. tests/arena_harness.c links csrc/*.c directly and calls every mg.h function with
 #    LeakSanitizer on: an invalid access, undefined behaviour or a leaked byte fails it.
 ASAN_DIR := build/asan
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
@@ -64,7 +64,7 @@ sanitize: $(VENV)/.test-deps $(ORACLE)
 	ln -s $(CURDIR)/.oracle $(ASAN_DIR)/.oracle
 	cd $(ASAN_DIR) && MG_CFLAGS="$(SAN)" MG_LDFLAGS="-fsanitize=address,undefined" \
 		$(CURDIR)/$(PY) micrograd/_build.py >build.log
-	gcc -std=c11 -O1 -Wall -Wextra -ffp-contract=off $(SAN) -Icsrc tests/arena_harness.c csrc/mg.c \
+	gcc -std=c11 -O1 -Wall -Wextra -ffp-contract=off $(SAN) -Icsrc tests/arena_harness.c csrc/*.c \
 		-lm -lpthread -o $(ASAN_DIR)/arena_harness
 	ASAN_OPTIONS=detect_leaks=1 $(ASAN_DIR)/arena_harness
 	export LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \

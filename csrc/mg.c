@@ -13,43 +13,7 @@
 #include <string.h>
 #include <math.h>
 #include <assert.h>
-#include "mg.h"
-
-#if defined(MG_NO_LOCK)      /* the caller serialises calls (for measuring the lock) */
-typedef int mg_lock;
-#define LOCK_INIT(m) ((void)(m))
-#define LOCK(m) ((void)(m))
-#define UNLOCK(m) ((void)(m))
-#define LOCK_DESTROY(m) ((void)(m))
-#elif defined(_WIN32)
-#include <windows.h>
-typedef SRWLOCK mg_lock;
-#define LOCK_INIT(m) InitializeSRWLock(m)
-#define LOCK(m) AcquireSRWLockExclusive(m)
-#define UNLOCK(m) ReleaseSRWLockExclusive(m)
-#define LOCK_DESTROY(m) ((void)(m))
-#else
-#include <pthread.h>
-typedef pthread_mutex_t mg_lock;
-#define LOCK_INIT(m) pthread_mutex_init(m, NULL)
-#define LOCK(m) pthread_mutex_lock(m)
-#define UNLOCK(m) pthread_mutex_unlock(m)
-#define LOCK_DESTROY(m) pthread_mutex_destroy(m)
-#endif
-
-/* Struct of arrays: node i is op[i], kids[i], refs[i], ... A free slot has refs 0
- * and links to the next free slot through kids[i][0]. order and stack are scratch
- * for backward and release, with no meaning between calls. */
-struct mg_arena {
-    int32_t len, cap, max_cap, live, free_head;
-    uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL, and SEEN */
-    int32_t (*kids)[2];     /* children lhs, rhs (one cache line for both), -1 if absent */
-    int32_t *refs;          /* Python handles + parents holding this node */
-    int32_t *order, *stack;
-    double *arg;            /* per-node constant: the exponent of MG_POW */
-    double *data, *grad;
-    mg_lock lock;
-};
+#include "arena.h"
 
 #define NODE_BYTES (2 * sizeof(uint8_t) + 5 * sizeof(int32_t) + 3 * sizeof(double))
 
@@ -181,11 +145,6 @@ int mg_arena_limit(mg_arena *a, int32_t max_cap)
     return MG_OK;
 }
 
-static int alive(const mg_arena *a, int32_t i)
-{
-    return i >= 0 && i < a->len && a->refs[i] > 0;
-}
-
 /* A free slot if there is one, else a new one, doubling the arena when full. */
 static int take_slot(mg_arena *a, int32_t *out)
 {
@@ -263,7 +222,7 @@ static int push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     double data = 0;
     if (n < 1) lhs = -1;
     if (n < 2) rhs = -1;
-    if ((n >= 1 && !alive(a, lhs)) || (n >= 2 && !alive(a, rhs)))
+    if ((n >= 1 && !mg_alive(a, lhs)) || (n >= 2 && !mg_alive(a, rhs)))
         return MG_EINDEX;
     int status = forward(a, op, lhs, rhs, arg, arg_is_int, &data, &is_int);
     if (status == MG_OK && is_int && !isfinite(data))
@@ -321,7 +280,7 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
     int32_t acc = start, prod = -1, leaf = -1;
     int status = MG_OK;
     LOCK(&a->lock);
-    if (!alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
+    if (!mg_alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
         status = MG_EINDEX;
     else
         a->refs[start]++;           /* the chain's own hold on its first node */
@@ -350,7 +309,7 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
 int mg_retain(mg_arena *a, int32_t i)
 {
     LOCK(&a->lock);
-    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK)
         a->refs[i]++;
     UNLOCK(&a->lock);
@@ -383,7 +342,7 @@ int mg_release(mg_arena *a, const int32_t *idx, int32_t n)
     LOCK(&a->lock);
     int status = MG_OK;
     for (int32_t k = 0; k < n; k++) {
-        if (alive(a, idx[k]))
+        if (mg_alive(a, idx[k]))
             drop(a, idx[k]);
         else
             status = MG_EINDEX;
@@ -397,7 +356,7 @@ int mg_release(mg_arena *a, const int32_t *idx, int32_t n)
 int mg_get(mg_arena *a, int32_t i, int field, mg_number *out)
 {
     LOCK(&a->lock);
-    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK) {
         switch (field) {
         case MG_DATA: out->value = a->data[i]; out->is_int = (a->flags[i] & MG_DATA_INT) != 0; break;
@@ -431,7 +390,7 @@ static void set_flag(uint8_t *flags, int bit, int on)
 int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
 {
     LOCK(&a->lock);
-    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK) {
         switch (field) {
         case MG_DATA: a->data[i] = value; set_flag(&a->flags[i], MG_DATA_INT, is_int); break;
@@ -447,7 +406,7 @@ int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
 int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs)
 {
     LOCK(&a->lock);
-    int status = alive(a, i) ? MG_OK : MG_EINDEX;
+    int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK) {
         *op = a->op[i];
         *lhs = a->kids[i][0];
@@ -462,7 +421,7 @@ int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
     LOCK(&a->lock);
     int status = MG_OK;
     for (int32_t k = 0; k < n; k++)
-        if (!alive(a, idx[k]))
+        if (!mg_alive(a, idx[k]))
             status = MG_EINDEX;
     for (int32_t k = 0; k < n && status == MG_OK; k++) {
         a->grad[idx[k]] = 0;
@@ -556,7 +515,7 @@ static void backward_node(mg_arena *a, int32_t i)
 int mg_backward(mg_arena *a, int32_t root)
 {
     LOCK(&a->lock);
-    if (!alive(a, root)) {
+    if (!mg_alive(a, root)) {
         UNLOCK(&a->lock);
         return MG_EINDEX;
     }

@@ -52,7 +52,7 @@ KEEP_GIL = """
 ffibuilder.set_source(
     "micrograd._mg",
     '#include "mg.h"\n' + ("" if os.environ.get("MG_RELEASE_GIL") else KEEP_GIL),
-    sources=[os.path.relpath(os.path.join(CSRC, "mg.c"), ROOT)],
+    sources=sorted(os.path.join("csrc", f) for f in os.listdir(CSRC) if f.endswith(".c")),
     include_dirs=[CSRC],
     extra_compile_args=compile_args(),
     extra_link_args=os.environ.get("MG_LDFLAGS", "").split(),
