@@ -388,9 +388,15 @@ static double lse_forward(const mg_arena *a, const int32_t *k, int32_t n)
     return m + log(s);
 }
 
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))    /* in the replay loop too */
+#else
+#define HOT_INLINE inline
+#endif
+
 /* The forward rule of every op: the data and int flag of a node from its
  * children k[0..n). The only place where an op's value is defined. */
-static int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
+static HOT_INLINE int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
                    int arg_int, double *out, int *is_int)
 {
     double x = n > 0 ? a->data[k[0]] : 0, y = n > 1 ? a->data[k[1]] : 0;
@@ -416,7 +422,7 @@ static int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, doubl
 
 /* forward(), and what Python does with its result: an int too large for a float
  * is an OverflowError (as float()), and an int zero is never -0 (0 * -3 is 0) */
-static int evaluate(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
+static HOT_INLINE int evaluate(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
                     int arg_int, double *out, int *is_int)
 {
     int status = forward(a, op, k, n, arg, arg_int, out, is_int);
@@ -820,15 +826,31 @@ static mg_plan *plan_find(const mg_arena *a, int32_t root)
     return p;
 }
 
-/* (level, position) of a node of a plan: its level is one more than its highest
- * child's (leaves are level 0), so nodes of one level never depend on each other */
-static int by_level(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
 #define BLOCK 512
+
+/* from[0..n) into to[0..n), stably by level: a counting sort over the levels of
+ * the block (count has BLOCK + 1 entries). A block spanning BLOCK levels or more
+ * (a deep chain) is copied as it is: it has few nodes of a level to bring together. */
+static void sort_block(const int32_t *level, const int32_t *from, int32_t *to, int32_t n,
+                       int32_t *count)
+{
+    int32_t lo = level[from[0]], hi = lo;
+    for (int32_t k = 1; k < n; k++) {
+        lo = level[from[k]] < lo ? level[from[k]] : lo;
+        hi = level[from[k]] > hi ? level[from[k]] : hi;
+    }
+    if (hi - lo >= BLOCK) {         /* a deep chain: nothing to gain by sorting */
+        memcpy(to, from, (size_t)n * sizeof *to);
+        return;
+    }
+    memset(count, 0, (size_t)(hi - lo + 2) * sizeof *count);
+    for (int32_t k = 0; k < n; k++)
+        count[level[from[k]] - lo + 1]++;
+    for (int32_t v = 1; v <= hi - lo + 1; v++)
+        count[v] += count[v - 1];
+    for (int32_t k = 0; k < n; k++)
+        to[count[level[from[k]] - lo]++] = from[k];
+}
 
 /* root's kept order, made now if it has none; NULL when out of memory.
  * The topological order without its leaves, then each block of BLOCK nodes
@@ -852,22 +874,16 @@ static mg_plan *plan_get(mg_arena *a, int32_t root)
         if (a->op[i] != MG_LEAF)
             order[m++] = i;         /* the non-leaves, still children first */
     }
-    int64_t *key = malloc(BLOCK * sizeof *key);
+    int32_t *count = malloc((BLOCK + 1) * sizeof *count);
     p = malloc(sizeof *p + (size_t)m * (sizeof(int32_t) + 1));
-    if (!p || !key) {
+    if (!p || !count) {
         free(p);
-        free(key);
+        free(count);
         return NULL;
     }
-    for (int32_t lo = 0; lo < m; lo += BLOCK) {
-        int32_t len = m - lo < BLOCK ? m - lo : BLOCK;
-        for (int32_t k = 0; k < len; k++)
-            key[k] = (int64_t)level[order[lo + k]] << 32 | (lo + k);
-        qsort(key, (size_t)len, sizeof *key, by_level);
-        for (int32_t k = 0; k < len; k++)
-            p->order[lo + k] = order[key[k] & 0xffffffff];
-    }
-    free(key);
+    for (int32_t lo = 0; lo < m; lo += BLOCK)
+        sort_block(level, order + lo, p->order + lo, m - lo < BLOCK ? m - lo : BLOCK, count);
+    free(count);
     p->span = (int8_t *)(p->order + m);
     memset(p->span, 1, (size_t)m);
     for (int32_t k = 0; k + GROUP <= m; k++) {
@@ -1081,8 +1097,9 @@ int mg_backward(mg_arena *a, int32_t root)
     const int32_t *order = p ? p->order : a->order;
     for (int32_t k = 0; k < n; k++) {
         int32_t i = order[k];
-        a->flags[i] &= (uint8_t)~SEEN;
-        if (a->op[i] != MG_LEAF) {
+        if (!p)
+            a->flags[i] &= (uint8_t)~SEEN;  /* set by topo(); a plan has no leaves */
+        if (p || a->op[i] != MG_LEAF) {
             a->grad[i] = 0;
             a->flags[i] |= MG_GRAD_INT;
         }
