@@ -111,7 +111,7 @@ static void adam(mg_optim *o, int32_t k, int32_t i, double lr, double step_size,
 /* ---------------------------------------------------------------- calls */
 
 /* Every parameter is checked before any changes, so MG_EINDEX changes nothing.
- * A parameter's data becomes a float (as `p.data -= lr * p.grad` would make it). */
+ * A parameter's data becomes a float, as a torch parameter is. */
 int mg_optim_step(mg_optim *o, double lr)
 {
     mg_arena *a = o->arena;

@@ -67,9 +67,9 @@ class Optimizer:
     _moments = ()
 
     def __init__(self, params, lr, **hyper):
-        self._params = _parameters(params)
-        self.lr = lr
+        self.lr = lr                            # torch checks the numbers first, then params
         self._hyper = self._checked(**hyper)
+        self._params = _parameters(params)
         self._c = self._new_c(self._hyper)
 
     @staticmethod

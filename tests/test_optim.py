@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import weakref
 
 import pytest
@@ -568,3 +569,31 @@ def test_c_sgd_step_is_the_formula_and_clears_the_int_flag(arena):
     assert data(arena, idx[0]) == 2.0 + -0.3 * (0.5 + 0.1 * 2.0)
     assert not lib.mg_is_int(arena, idx[0], lib.MG_DATA)
     assert lib.mg_optim_zero_grad(o) == OK and lib.mg_is_int(arena, idx[0], lib.MG_GRAD)
+
+
+def test_hyper_parameters_are_checked_before_params_as_torch():
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        torch.optim.SGD([], lr=-1.0)
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        optim.SGD([], lr=-1.0)
+
+
+# ---------------------------------------------------------------- threads
+
+def test_optimizers_in_threads_step_as_they_do_alone(interleave):
+    """Each thread trains its own parameters; the arena is shared, the results are not."""
+    kws = [("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
+           ("AdamW", {"lr": 0.01}), ("SGD", {"lr": 0.1, "nesterov": True, "momentum": 0.5})]
+    alone = [run_ours(name, kw, initial(20, seed=k), steps=50) for k, (name, kw) in enumerate(kws)]
+    results = [None] * len(kws)
+
+    def work(k):
+        name, kw = kws[k]
+        results[k] = run_ours(name, kw, initial(20, seed=k), steps=50)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(kws))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == alone
