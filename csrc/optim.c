@@ -78,9 +78,9 @@ static void sgd(mg_optim *o, int32_t k, int32_t i, double lr)
     if (c->weight_decay != 0)
         g = g + c->weight_decay * data[i];      /* grad = grad.add(param, alpha=weight_decay) */
     if (c->momentum != 0) {
-        if (o->step == 0)
+        if (o->step == 0)                       /* buf is None: */
             o->m[k] = g;                        /* buf = grad.detach().clone() */
-        else                                    /* buf.mul_(momentum).add_(grad, alpha=1 - dampening) */
+        else        /* buf.mul_(momentum).add_(grad, alpha=1 - dampening) */
             o->m[k] = o->m[k] * c->momentum + (1 - c->dampening) * g;
         g = c->nesterov ? g + c->momentum * o->m[k]     /* grad = grad.add(buf, alpha=momentum) */
                         : o->m[k];                      /* grad = buf */
@@ -104,8 +104,10 @@ static void adam(mg_optim *o, int32_t k, int32_t i, double lr, double step_size,
     o->m[k] = lerp(o->m[k], g, 1 - c->beta1);  /* exp_avg.lerp_(grad, 1 - beta1) */
     /* exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2) */
     o->v[k] = o->v[k] * c->beta2 + (1 - c->beta2) * g * g;
-    double denom = sqrt(o->v[k]) / bias_correction2_sqrt + c->eps;  /* (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps) */
-    data[i] = data[i] + -step_size * o->m[k] / denom;    /* param.addcdiv_(exp_avg, denom, value=-step_size) */
+    /* denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps) */
+    double denom = sqrt(o->v[k]) / bias_correction2_sqrt + c->eps;
+    /* param.addcdiv_(exp_avg, denom, value=-step_size) */
+    data[i] = data[i] + -step_size * o->m[k] / denom;
 }
 
 /* ---------------------------------------------------------------- calls */

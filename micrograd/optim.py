@@ -59,6 +59,11 @@ def _parameters(params):
     return params
 
 
+def _m_v(buffers):
+    """C's m and v from an optimizer's moment buffers: SGD has no v (NULL)."""
+    return buffers[0], buffers[1] if len(buffers) > 1 else ffi.NULL
+
+
 class Optimizer:
     """What SGD, Adam and AdamW share. A subclass names its C kind, its moments
     (as torch's state names them) and checks its hyper-parameters."""
@@ -111,7 +116,7 @@ class Optimizer:
         n = len(self._params)
         moments = [ffi.new("double[]", n) for _ in self._moments]
         step = ffi.new("int64_t *")
-        _check(lib.mg_optim_state(self._c, *moments, *[ffi.NULL] * (2 - len(moments)), step))
+        _check(lib.mg_optim_state(self._c, *_m_v(moments), step))
         return {"optimizer": self._name,
                 "lr": self._lr, **self._hyper, "step": step[0],
                 **{name: ffi.unpack(m, n) for name, m in zip(self._moments, moments)}}
@@ -123,7 +128,7 @@ class Optimizer:
             raise ValueError(f"cannot load the state of {self._name}: {e}") from None
         c = self._new_c(hyper)                  # replaces the old one only if all went well
         moments = [ffi.new("double[]", m) for m in moments]
-        _check(lib.mg_optim_load(c, *moments, *[ffi.NULL] * (2 - len(moments)), step))
+        _check(lib.mg_optim_load(c, *_m_v(moments), step))
         self._c, self._lr, self._hyper = c, lr, hyper
 
     def _parsed(self, state):
@@ -145,11 +150,11 @@ class Optimizer:
         moments = []
         for name in self._moments:
             m = state[name]
-            if not isinstance(m, (list, tuple)) or len(m) != n:
-                got = f"a {type(m).__name__} of {len(m)}" if isinstance(m, (list, tuple)) \
-                    else repr(type(m).__name__)
+            if not isinstance(m, (list, tuple)):
+                raise ValueError(f"{name} must be a list of {n} numbers, not {type(m).__name__!r}")
+            if len(m) != n:
                 raise ValueError(f"{name} must be a list of {n} numbers (one per parameter), "
-                                 f"got {got}")
+                                 f"got {len(m)}")
             moments.append([_real(x, f"each of {name}") for x in m])
         return lr, hyper, step, moments
 
