@@ -118,7 +118,7 @@ typedef struct {          /* torch.optim's hyper-parameters, except lr */
 
 typedef struct mg_optim mg_optim;   /* opaque: holds its arena and its moments */
 
-/* MG_ENOMEM, MG_EOP (unknown kind) or MG_EINDEX (n < 0, idx NULL) leave *out unset */
+/* MG_ENOMEM, MG_EOP (unknown kind) or MG_EINDEX (n < 0; a, config or idx NULL) leave *out unset */
 int mg_optim_new(mg_arena *a, const mg_optim_config *config, const int32_t *idx, int32_t n,
                  mg_optim **out);
 void mg_optim_free(mg_optim *o);
