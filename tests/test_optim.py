@@ -106,7 +106,7 @@ print(json.dumps([run_ours(n, kw, initial(), d) == run_torch(n, kw, initial(), d
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"),
-                    reason="torch's baseline kernels contract to FMAs where FMA is baseline (arm64)")
+                    reason="where FMA is baseline (arm64), torch's plain kernels use it")
 def test_sgd_is_bit_for_bit_torch_with_torchs_plain_kernels():
     """The same order of operations: without torch's FMAs, not one bit differs."""
     env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
