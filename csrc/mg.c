@@ -31,6 +31,10 @@ static const char *const op_names[] = {
 _Static_assert(sizeof op_names / sizeof *op_names == MG_OP_COUNT, "one name per op");
 
 #define NARY -1     /* children in the edges array, any number of them */
+/* An n-ary node's kids[i][0] is -2 - the offset of its children in edges, so that
+ * a pass over nodes of two children at most sees no child there (< 0), and -1
+ * still means a leaf. EDGES_AT converts both ways. */
+#define EDGES_AT(x) (-2 - (x))
 static const int8_t arity[] = { 0, 2, 2, 1, 1, 1, 1, 1, 1, 2, NARY, NARY };
 _Static_assert(sizeof arity / sizeof *arity == MG_OP_COUNT, "one arity per op");
 
@@ -202,8 +206,8 @@ static int reserve_edges(mg_arena *a, int64_t n)
     int64_t len = 0;
     for (int32_t i = 0; i < a->len; i++) {
         if (a->refs[i] > 0 && arity[a->op[i]] == NARY) {
-            memcpy(edges + len, a->edges + a->kids[i][0], (size_t)a->kids[i][1] * sizeof *edges);
-            a->kids[i][0] = (int32_t)len;
+            memcpy(edges + len, a->edges + EDGES_AT(a->kids[i][0]), (size_t)a->kids[i][1] * sizeof *edges);
+            a->kids[i][0] = EDGES_AT((int32_t)len);
             len += a->kids[i][1];
         }
     }
@@ -221,7 +225,7 @@ static int32_t children(const mg_arena *a, int32_t i, const int32_t **out)
 {
     int n = arity[a->op[i]];
     if (n == NARY) {
-        *out = a->edges + a->kids[i][0];
+        *out = a->edges + EDGES_AT(a->kids[i][0]);
         return a->kids[i][1];
     }
     *out = a->kids[i];
@@ -466,7 +470,7 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
     }
     if (nary) {
         memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
-        a->kids[i][0] = (int32_t)a->edges_len;
+        a->kids[i][0] = EDGES_AT((int32_t)a->edges_len);
         a->kids[i][1] = n;
         a->edges_len += n;
     } else {
@@ -789,28 +793,44 @@ int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
 /* micrograd's topological sort, without recursion: every node reachable from
  * root, each once, after its children (post-order), written to order[0..n);
  * returns n. The path from root is kept at the other end of order (path[t] is
- * order[cap - 1 - t]: a node is on the path or done, never both, so they fit),
- * and a->stack[t] is the child of path[t] to try next. A node is SEEN from when
- * it is put on the path; the caller clears SEEN on the nodes of order. */
-static int32_t topo(mg_arena *a, int32_t root, int32_t *order)
+ * order[cap - 1 - t]: a node is on the path or done, never both, so they fit).
+ * A node is SEEN from when it is put on the path; the caller clears SEEN on the
+ * nodes of order. A node with two children at most looks at them again each
+ * time it is on top; an n-ary one resumes where it stopped, at a->stack[t].
+ * reset: also set the grads of the non-leaf nodes to 0 (for mg_backward). */
+static HOT_INLINE int32_t topo(mg_arena *a, int32_t root, int32_t *order, int reset)
 {
     int32_t top = 0, n = 0, *path = order + a->cap - 1, *next = a->stack;
     a->flags[root] |= SEEN;
     path[0] = root;
     next[top++] = 0;
     while (top > 0) {
-        const int32_t *k;
-        int32_t i = path[1 - top], nk = children(a, i, &k), c = next[top - 1];
-        while (c < nk && (a->flags[k[c]] & SEEN))
-            c++;
-        if (c < nk) {
-            next[top - 1] = c + 1;
-            a->flags[k[c]] |= SEEN;
-            path[-top] = k[c];
+        int32_t i = path[1 - top], l = a->kids[i][0], c = -1;
+        if (l >= 0) {                   /* one or two children */
+            int32_t r = a->kids[i][1];
+            if (!(a->flags[l] & SEEN))
+                c = l;
+            else if (r >= 0 && !(a->flags[r] & SEEN))
+                c = r;
+        } else if (l < -1) {            /* n-ary: on along its run */
+            const int32_t *k = a->edges + EDGES_AT(l);
+            int32_t nk = a->kids[i][1], j = next[top - 1];
+            while (j < nk && (a->flags[k[j]] & SEEN))
+                j++;
+            next[top - 1] = j + 1;
+            c = j < nk ? k[j] : -1;
+        }
+        if (c >= 0) {
+            a->flags[c] |= SEEN;
+            path[-top] = c;
             next[top++] = 0;
         } else {
             top--;
             order[n++] = i;
+            if (reset && l != -1) {     /* not a leaf */
+                a->grad[i] = 0;
+                a->flags[i] |= MG_GRAD_INT;
+            }
         }
     }
     return n;
@@ -862,7 +882,7 @@ static mg_plan *plan_get(mg_arena *a, int32_t root)
     mg_plan *p = plan_find(a, root);
     if (p)
         return p;
-    int32_t n = topo(a, root, a->order), m = 0, *order = a->order;
+    int32_t n = topo(a, root, a->order, 0), m = 0, *order = a->order;
     int32_t *level = a->stack;      /* scratch, by node: a level for each node of order */
     for (int32_t k = 0; k < n; k++) {
         int32_t i = order[k], lv = 0;
@@ -1019,11 +1039,12 @@ static void lse_backward(mg_arena *a, int32_t i, const int32_t *k, int32_t n, do
         acc(a, k[j], exp(a->data[k[j]] - a->data[i]) * g, 0);
 }
 
-/* The backward rule of every op, computed from current data as micrograd does. */
-static void backward_node(mg_arena *a, int32_t i)
+/* The backward rule of every op, computed from current data as micrograd does.
+ * l and r are the children of a node of two at most (of an n-ary node, its run). */
+static HOT_INLINE void backward_node(mg_arena *a, int32_t i)
 {
     const int32_t *k;
-    int32_t n = children(a, i, &k), l = n > 0 ? k[0] : -1, r = n > 1 ? k[1] : -1;
+    int32_t l = a->kids[i][0], r = a->kids[i][1], n;
     double g = a->grad[i];
     int gi = (a->flags[i] & MG_GRAD_INT) != 0;
     switch ((mg_op)a->op[i]) {
@@ -1066,9 +1087,11 @@ static void backward_node(mg_arena *a, int32_t i)
         break;
     }
     case MG_DOT:
+        n = children(a, i, &k);
         dot_backward(a, k, n, g, gi, (a->flags[i] & RUN) != 0);
         break;
     case MG_LSE:
+        n = children(a, i, &k);
         lse_backward(a, i, k, n, g);
         break;
     case MG_OP_COUNT:
@@ -1093,23 +1116,25 @@ int mg_backward(mg_arena *a, int32_t root)
         return MG_EINDEX;
     }
     mg_plan *p = plan_find(a, root);
-    int32_t n = p ? p->n : topo(a, root, a->order);
-    const int32_t *order = p ? p->order : a->order;
-    for (int32_t k = 0; k < n; k++) {
-        int32_t i = order[k];
-        if (!p)
-            a->flags[i] &= (uint8_t)~SEEN;  /* set by topo(); a plan has no leaves */
-        if (p || a->op[i] != MG_LEAF) {
-            a->grad[i] = 0;
-            a->flags[i] |= MG_GRAD_INT;
+    if (p) {
+        for (int32_t k = 0; k < p->n; k++) {    /* a plan has no leaves */
+            a->grad[p->order[k]] = 0;
+            a->flags[p->order[k]] |= MG_GRAD_INT;
         }
-    }
-    a->grad[root] += 1;     /* self.grad = 1 */
-    for (int32_t k = n - 1; k >= 0; k--) {
-        if (p && p->span[k] == -GROUP && group_backward(a, order + k - (GROUP - 1)))
-            k -= GROUP - 1;
-        else
-            backward_node(a, order[k]);
+        a->grad[root] += 1;     /* self.grad = 1 */
+        for (int32_t k = p->n - 1; k >= 0; k--) {
+            if (p->span[k] == -GROUP && group_backward(a, p->order + k - (GROUP - 1)))
+                k -= GROUP - 1;
+            else
+                backward_node(a, p->order[k]);
+        }
+    } else {
+        int32_t n = topo(a, root, a->order, 1);
+        a->grad[root] += 1;     /* self.grad = 1 */
+        for (int32_t k = n - 1; k >= 0; k--) {
+            a->flags[a->order[k]] &= (uint8_t)~SEEN;
+            backward_node(a, a->order[k]);
+        }
     }
     UNLOCK(&a->lock);
     return MG_OK;
