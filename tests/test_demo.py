@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from micrograd.data import moons
-from micrograd.demo import figure, train
+from micrograd.demo.moons import figure, train
 from micrograd.nn import MLP
 from oracle import ORACLE, run_original
 

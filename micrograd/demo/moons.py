@@ -1,10 +1,12 @@
-"""python -m micrograd.demo: micrograd's demo notebook as a program.
+"""python -m micrograd.demo [moons]: micrograd's demo notebook as a program.
 
 Trains MLP(2, [16, 16, 1]) on 100 two-moons points with the notebook's SVM
 max-margin loss, L2 regularisation and decaying SGD, printing each step. Options
-change the data, model and run; --plot saves the decision boundary and the loss
-curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws one
-neuron's graph with data and grads (micrograd.viz: DOT text with no dependency,
+change the data, model and run; --fast trains the same model on a loss graph built
+once and replayed (Value.forward, micrograd.optim.SGD), instead of the notebook's
+unchanged code, which rebuilds it every step; --plot saves the decision boundary and
+the loss curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws
+one neuron's graph with data and grads (micrograd.viz: DOT text with no dependency,
 or SVG/PNG/PDF through Graphviz); --compare runs a few steps of micrograd 0.1.0
 on the same data and init and reports the speed ratio and whether the losses agree.
 Not a benchmark harness (see benchmarks/) and not a data-loading tool.
@@ -14,16 +16,16 @@ it spans 1.0 .. 0.1 over any --steps; the notebook's k/100 for its 100 steps.
 """
 import argparse
 import inspect
-import json
-import os
 import random
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from micrograd import engine
 from micrograd.data import moons
+from micrograd.demo import cli, plot as plots
+from micrograd.demo.original import find_original, run_in
 from micrograd.engine import Value
 from micrograd.nn import MLP
 from micrograd.viz import draw_dot, to_dot
@@ -76,19 +78,54 @@ def train(model, X, y, steps, horizon=None, on_step=None):
     return history
 
 
+# ---------------------------------------------------------------- --fast: build once, replay
+
+FAST_API = "Value.forward, engine.get_data and micrograd.optim.SGD"
+
+
+def has_fast_api():
+    try:
+        import micrograd.optim as optim
+    except ImportError:
+        return False
+    return all(hasattr(x, name) for x, name in
+               [(Value, "forward"), (engine, "get_data"), (optim, "SGD")])
+
+
+def train_fast(model, X, y, steps, horizon=None, on_step=None):
+    """train(), with the notebook's loss graph built once (the step-0 forward) and then
+    replayed: loss.forward() recomputes every node from the new parameters in C, and
+    micrograd.optim.SGD updates them in one call. Same numbers as train(); same return.
+    The seconds of step 0 include building the graph."""
+    from micrograd.engine import get_data
+    from micrograd.optim import SGD
+    t0 = time.perf_counter()
+    inputs = [list(map(Value, xrow)) for xrow in X]              # the notebook's loss()
+    scores = list(map(model, inputs))
+    losses = [(1 + -yi*scorei).relu() for yi, scorei in zip(y, scores)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    alpha = 1e-4
+    reg_loss = alpha * sum((p*p for p in model.parameters()))
+    total_loss = data_loss + reg_loss
+    opt = SGD(model.parameters(), lr=learning_rate(0, horizon or steps))
+    history = []
+    for k in range(steps):
+        if k:
+            t0 = time.perf_counter()
+            total_loss.forward()
+        accuracy = [(yi > 0) == (si > 0) for yi, si in zip(y, get_data(scores))]
+        total = total_loss.data
+        opt.zero_grad()
+        total_loss.backward()
+        opt.lr = learning_rate(k, horizon or steps)
+        opt.step()
+        history.append((total, sum(accuracy) / len(accuracy), time.perf_counter() - t0))
+        if on_step:
+            on_step(k, *history[-1])
+    return history
+
+
 # ---------------------------------------------------------------- micrograd 0.1.0
-
-ORACLE_DIRS = [Path(__file__).resolve().parents[1] / ".oracle" / "micrograd-0.1.0",
-               Path.cwd() / ".oracle" / "micrograd-0.1.0"]
-
-_PROBE = """import micrograd.engine, micrograd.nn
-assert not hasattr(micrograd.engine, "stats"), "this is micrograd-c, not the original"
-try:
-    from importlib.metadata import version
-    result = version("micrograd")
-except Exception:
-    result = "unknown version"
-"""
 
 
 def original_program(X, y, seed, hidden, steps, horizon=None, gc_enabled=True):
@@ -108,155 +145,6 @@ result = {{"losses": [h[0] for h in history], "accuracies": [h[1] for h in histo
           "seconds": [h[2] for h in history], "repr": repr(model),
           "nparams": len(model.parameters())}}
 """
-
-
-def run_in(path, code, timeout=600):
-    """Run `code` (which assigns `result`) in a subprocess with `path` first on sys.path
-    (None: the interpreter's own path, from /); result comes back through JSON."""
-    prefix = "" if path is None else f"sys.path.insert(0, {str(path)!r})\n"
-    prog = f"import sys, json\n{prefix}{code}\nprint(json.dumps(result))\n"
-    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
-                         timeout=timeout, cwd="/")
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def find_original():
-    """(sys.path entry or None, version) of an importable micrograd 0.1.0, else (None, None)."""
-    env = os.environ.get("MICROGRAD_ORIGINAL")
-    for path in ([Path(env)] if env else []) + ORACLE_DIRS + [None]:
-        if path is not None and not (path / "micrograd" / "nn.py").exists():
-            continue
-        try:
-            return path, run_in(path, _PROBE, timeout=60)
-        except (RuntimeError, subprocess.TimeoutExpired):
-            continue
-    return None, None
-
-
-# ---------------------------------------------------------------- command line
-
-def _int_at_least(lo=None):
-    def parse(text):
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if lo is not None and n < lo:
-            raise argparse.ArgumentTypeError(f"{n} is below the minimum, {lo}")
-        return n
-    return parse
-
-
-def _sizes(text):
-    try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of layer sizes, e.g. 16,16") from None
-    if any(n < 1 for n in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
-
-
-GRAPH_FORMATS = (".dot", ".svg", ".png", ".pdf")
-
-
-def _graph_file(text):
-    path = Path(text)
-    if path.suffix.lower() not in GRAPH_FORMATS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} does not end in one of {', '.join(GRAPH_FORMATS)}")
-    return _writable(path)
-
-
-def _png(text):
-    path = Path(text)
-    if path.suffix.lower() != ".png":
-        raise argparse.ArgumentTypeError(f"{text!r} does not end in .png")
-    return _writable(path)
-
-
-def _writable(path):
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"directory {str(path.parent)!r} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"directory {str(path.parent)!r} is not writable")
-    return path
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m micrograd.demo",
-                                description="Train an MLP on two moons, as micrograd's demo.")
-    p.add_argument("--steps", type=_int_at_least(1), default=100, help="SGD steps (100)")
-    p.add_argument("--seed", type=_int_at_least(), default=1337,
-                   help="seed of the data and the initial weights (1337)")
-    p.add_argument("--samples", type=_int_at_least(2), default=100, help="data points (100)")
-    p.add_argument("--hidden", type=_sizes, default=[16, 16], metavar="SIZES",
-                   help="hidden layer sizes, comma-separated (16,16)")
-    p.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "linear"],
-                   default="relu", help="activation of the hidden layers (relu)")
-    p.add_argument("--plot", type=_png, metavar="FILE.png",
-                   help="save one PNG with two panels side by side: the decision boundary "
-                   "and the points (left), the training loss at each step (right); "
-                   "needs matplotlib")
-    p.add_argument("--graph", type=_graph_file, metavar="FILE.svg",
-                   help="after training, draw the first hidden neuron applied to the first "
-                   "point that it does not map to 0, after one backward step (data and "
-                   "grad in every node); the extension picks the format: .svg, .png, .pdf "
-                   "(need the graphviz package and the Graphviz 'dot' program) or .dot "
-                   "(DOT source, needs nothing)")
-    p.add_argument("--compare", action="store_true",
-                   help="also run a few steps of micrograd 0.1.0: speed ratio, same losses?")
-    return p.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    if args.plot:
-        _pyplot()                       # fail now, not after training
-    if args.graph and args.graph.suffix.lower() != ".dot":
-        _graphviz(args.graph)
-    X, y = moons(args.samples, noise=0.1, seed=args.seed)
-    random.seed(args.seed)
-    model = MLP(2, args.hidden + [1], activation=args.activation)
-    print(f"two moons: {len(X)} points, noise 0.1, seed {args.seed}")
-    print(f"model: MLP(2, {args.hidden + [1]}), {args.activation} hidden layers, "
-          f"{len(model.parameters())} parameters")
-
-    every = max(1, args.steps // 100)
-
-    def report(k, total, acc, seconds):
-        if k % every == 0 or k == args.steps - 1:
-            print(f"step {k:4d}  loss {total:.6f}  accuracy {acc*100:5.1f}%  "
-                  f"{seconds*1e3:7.2f} ms", flush=True)
-
-    history = train(model, X, y, args.steps, on_step=report)
-    seconds = max(sum(h[2] for h in history), 1e-9)
-    total, acc = loss(model, X, y)
-    print(f"done: {args.steps} steps in {seconds:.2f} s ({args.steps/seconds:.1f} steps/s, "
-          f"{seconds/args.steps*1e3:.2f} ms/step); trained model: loss {total.data:.6f}, "
-          f"accuracy {acc*100:.1f}%")
-    if args.plot:
-        try:
-            plot(model, X, y, [h[0] for h in history], args.plot,
-                 f"MLP(2, {args.hidden + [1]}), {args.activation}, "
-                 f"{args.steps} steps: accuracy {acc*100:.1f}%")
-        except OSError as e:
-            sys.exit(f"error: could not write {args.plot}: {e}")
-        print(f"decision boundary and loss curve saved to {args.plot}")
-    if args.graph:
-        try:
-            k = draw_neuron(model, X, args.graph)
-        except OSError as e:
-            sys.exit(f"error: could not write {args.graph}: {e}")
-        point = ", ".join(f"{v:.4f}" for v in X[k])
-        print(f"graph of the first hidden neuron on point {k} ({point}), after one backward "
-              f"step, saved to {args.graph}")
-    if args.compare:
-        return compare(args, X, y, history)
-    return 0
 
 
 def compare(args, X, y, history, n=3, tol=1e-9):
@@ -289,35 +177,109 @@ def compare(args, X, y, history, n=3, tol=1e-9):
     return 0 if agree else 1
 
 
-# ---------------------------------------------------------------- plot
+# ---------------------------------------------------------------- command line
 
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("error: --plot needs matplotlib: pip install matplotlib "
-                 "(or install this package with its viz extra: pip install 'micrograd-c[viz]')")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m micrograd.demo [moons]",
+        description="Train an MLP on two moons, as micrograd's demo. The other example: "
+        "python -m micrograd.demo digits --help.")
+    p.add_argument("--steps", type=cli.int_at_least(1), default=100, help="SGD steps (100)")
+    p.add_argument("--seed", type=cli.int_at_least(), default=1337,
+                   help="seed of the data and the initial weights (1337)")
+    p.add_argument("--samples", type=cli.int_at_least(2), default=100,
+                   help="data points (100)")
+    p.add_argument("--hidden", type=cli.sizes, default=[16, 16], metavar="SIZES",
+                   help="hidden layer sizes, comma-separated (16,16)")
+    p.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "linear"],
+                   default="relu", help="activation of the hidden layers (relu)")
+    p.add_argument("--fast", action="store_true",
+                   help="build the loss graph once and replay it each step (Value.forward, "
+                   "micrograd.optim.SGD, fused neurons): the same model, the same losses, "
+                   "without rebuilding the graph")
+    p.add_argument("--plot", type=cli.png, metavar="FILE.png",
+                   help="save one PNG with two panels side by side: the decision boundary "
+                   "and the points (left), the training loss at each step (right); "
+                   "needs matplotlib")
+    p.add_argument("--graph", type=cli.graph_file, metavar="FILE.svg",
+                   help="after training, draw the first hidden neuron applied to the first "
+                   "point that it does not map to 0, after one backward step (data and "
+                   "grad in every node); the extension picks the format: .svg, .png, .pdf "
+                   "(need the graphviz package and the Graphviz 'dot' program) or .dot "
+                   "(DOT source, needs nothing)")
+    p.add_argument("--compare", action="store_true",
+                   help="also run a few steps of micrograd 0.1.0: speed ratio, same losses?")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.fast and not has_fast_api():
+        sys.exit(f"error: --fast needs {FAST_API}, which this build of micrograd lacks")
+    if args.plot:
+        plots.pyplot()                  # fail now, not after training
+    if args.graph and args.graph.suffix.lower() != ".dot":
+        _graphviz(args.graph)
+    X, y = moons(args.samples, noise=0.1, seed=args.seed)
+    random.seed(args.seed)
+    kwargs = {"fused": True} if args.fast else {}
+    model = MLP(2, args.hidden + [1], activation=args.activation, **kwargs)
+    print(f"two moons: {len(X)} points, noise 0.1, seed {args.seed}")
+    print(f"model: MLP(2, {args.hidden + [1]}), {args.activation} hidden layers, "
+          f"{len(model.parameters())} parameters"
+          + (", fused neurons, one graph replayed (--fast)" if args.fast else ""))
+
+    every = max(1, args.steps // 100)
+
+    def report(k, total, acc, seconds):
+        if k % every == 0 or k == args.steps - 1:
+            print(f"step {k:4d}  loss {total:.6f}  accuracy {acc*100:5.1f}%  "
+                  f"{seconds*1e3:7.2f} ms", flush=True)
+
+    history = (train_fast if args.fast else train)(model, X, y, args.steps, on_step=report)
+    seconds = max(sum(h[2] for h in history), 1e-9)
+    total, acc = loss(model, X, y)
+    print(f"done: {args.steps} steps in {seconds:.2f} s ({args.steps/seconds:.1f} steps/s, "
+          f"{seconds/args.steps*1e3:.2f} ms/step); trained model: loss {total.data:.6f}, "
+          f"accuracy {acc*100:.1f}%")
+    if args.plot:
+        try:
+            plot(model, X, y, [h[0] for h in history], args.plot,
+                 f"MLP(2, {args.hidden + [1]}), {args.activation}, "
+                 f"{args.steps} steps: accuracy {acc*100:.1f}%")
+        except OSError as e:
+            sys.exit(f"error: could not write {args.plot}: {e}")
+        print(f"decision boundary and loss curve saved to {args.plot}")
+    if args.graph:
+        try:
+            k = draw_neuron(model, X, args.graph)
+        except OSError as e:
+            sys.exit(f"error: could not write {args.graph}: {e}")
+        point = ", ".join(f"{v:.4f}" for v in X[k])
+        print(f"graph of the first hidden neuron on point {k} ({point}), after one backward "
+              f"step, saved to {args.graph}")
+    if args.compare:
+        return compare(args, X, y, history)
+    return 0
+
+
+# ---------------------------------------------------------------- plot
 
 
 def plot(model, X, y, losses, path, title="", h=0.1):
     """figure(...) saved as a PNG at path."""
-    plt = _pyplot()
-    fig = figure(model, X, y, losses, title, h)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plots.save(figure(model, X, y, losses, title, h), path)
 
 
 def figure(model, X, y, losses, title="", h=0.1):
     """Left, the notebook's figure: the points over the sign of the score on a grid (the
     boundary is the score's zero contour, linearly interpolated between grid points).
     Right, losses[k], the training loss at step k, against k."""
-    plt = _pyplot()
+    plt = plots.pyplot()
     x0s, x1s = [x[0] for x in X], [x[1] for x in X]
-    gx = _grid(min(x0s) - 1, max(x0s) + 1, h)
-    gy = _grid(min(x1s) - 1, max(x1s) + 1, h)
+    gx = plots.grid(min(x0s) - 1, max(x0s) + 1, h)
+    gy = plots.grid(min(x1s) - 1, max(x1s) + 1, h)
     Z = [[model([Value(a), Value(b)]).data for a in gx] for b in gy]
     big = max(abs(z) for row in Z for z in row) + 1.0
     fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -325,20 +287,13 @@ def figure(model, X, y, losses, title="", h=0.1):
     ax.contourf(gx, gy, Z, levels=[-big, 0.0, big], colors=colors, alpha=0.6)
     ax.scatter(x0s, x1s, c=[colors[yi > 0] for yi in y], s=40, edgecolors="k")
     ax.set_title(title)
-    ax_loss.plot(range(len(losses)), losses, marker="." if len(losses) < 30 else None)
-    ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel("loss (max-margin + L2)")
-    ax_loss.set_title("training loss")
-    ax_loss.grid(alpha=0.3)
+    plots.curves(ax_loss, [(None, losses)], "step", "loss (max-margin + L2)", "training loss")
     fig.tight_layout()
     return fig
 
 
-def _grid(lo, hi, h):
-    return [lo + i * h for i in range(int((hi - lo) / h) + 1)]
-
-
 # ---------------------------------------------------------------- graph
+
 
 def _graphviz(path):
     """Exit with what to install unless the graphviz package and `dot` are both there."""
@@ -393,7 +348,4 @@ def draw_neuron(model, X, path):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit("interrupted")
+    cli.run(main)
