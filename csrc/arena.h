@@ -31,17 +31,32 @@ typedef pthread_mutex_t mg_lock;
 #define LOCK_DESTROY(m) pthread_mutex_destroy(m)
 #endif
 
+/* A kept topological order: every node reachable from root, children before
+ * parents. Made by mg_forward, used by mg_forward and mg_backward, freed when
+ * root's node is freed (the node has the PLANNED flag while it has one). */
+typedef struct mg_plan {
+    int32_t root, n;
+    struct mg_plan *next;
+    int32_t order[];
+} mg_plan;
+
 /* Struct of arrays: node i is op[i], kids[i], refs[i], ... A free slot has refs 0
- * and links to the next free slot through kids[i][0]. order and stack are scratch
- * for backward and release, with no meaning between calls. */
+ * and links to the next free slot through kids[i][0]. An n-ary node (MG_DOT,
+ * MG_LSE) keeps its children in edges[kids[i][0] .. kids[i][0] + kids[i][1]).
+ * order and stack are scratch for the topological walk and release, with no meaning
+ * between calls. */
 struct mg_arena {
     int32_t len, cap, max_cap, live, free_head;
     uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL, and SEEN */
-    int32_t (*kids)[2];     /* children lhs, rhs (one cache line for both), -1 if absent */
+    int32_t (*kids)[2];     /* children lhs, rhs (one cache line for both), -1 if absent;
+                               n-ary nodes: offset and count in edges */
     int32_t *refs;          /* Python handles + parents holding this node */
     int32_t *order, *stack;
     double *arg;            /* per-node constant: the exponent of MG_POW */
     double *data, *grad;
+    int32_t *edges;         /* children of n-ary nodes; freed ranges are dead until compacted */
+    int64_t edges_len, edges_cap, edges_dead;
+    mg_plan *plans;
     mg_lock lock;
 };
 

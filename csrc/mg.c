@@ -1,5 +1,5 @@
 /* mg.c: the micrograd engine: an arena of scalar nodes, the forward rule of each
- * op, reference counting, and backward.
+ * op, reference counting, topological order, backward and replay (forward).
  *
  * Not here: anything about Python. Every function returns a status instead of
  * printing or aborting; Python turns statuses into exceptions.
@@ -17,16 +17,19 @@
 
 #define NODE_BYTES (2 * sizeof(uint8_t) + 5 * sizeof(int32_t) + 3 * sizeof(double))
 
-/* flag bit of a node reached by the first pass of the running mg_backward; never
- * set between calls (not one of mg.h's MG_*_INT bits: Python never sees it) */
+/* flag bits never seen by Python (not mg.h's MG_*_INT bits): SEEN marks a node
+ * reached by the running topological walk, never set between calls; PLANNED a
+ * node that is the root of a kept order */
 #define SEEN 16
+#define PLANNED 32
 
 static const char *const op_names[] = {
-    "", "+", "*", "**", "ReLU", "tanh", "exp", "log", "sigmoid", "**",
+    "", "+", "*", "**", "ReLU", "tanh", "exp", "log", "sigmoid", "**", "dot", "logsumexp",
 };
 _Static_assert(sizeof op_names / sizeof *op_names == MG_OP_COUNT, "one name per op");
 
-static const int8_t arity[] = { 0, 2, 2, 1, 1, 1, 1, 1, 1, 2 };
+#define NARY -1     /* children in the edges array, any number of them */
+static const int8_t arity[] = { 0, 2, 2, 1, 1, 1, 1, 1, 1, 2, NARY, NARY };
 _Static_assert(sizeof arity / sizeof *arity == MG_OP_COUNT, "one arity per op");
 
 static const char *const messages[] = {
@@ -71,8 +74,8 @@ static int grow(mg_arena *a, int32_t cap)
     n.grad = malloc((size_t)cap * sizeof(double));
     if (!n.op || !n.flags || !n.kids || !n.refs || !n.order || !n.stack
             || !n.arg || !n.data || !n.grad) {
-        free(n.op); free(n.flags); free(n.kids); free(n.refs);
-        free(n.order); free(n.stack); free(n.arg); free(n.data); free(n.grad);
+        free(n.op); free(n.flags); free(n.kids); free(n.refs); free(n.order);
+        free(n.stack); free(n.arg); free(n.data); free(n.grad);
         return MG_ENOMEM;
     }
     /* Write the scratch arrays now so that their pages are mapped here rather than
@@ -90,12 +93,12 @@ static int grow(mg_arena *a, int32_t cap)
         memcpy(n.data, a->data, k * sizeof(double));
         memcpy(n.grad, a->grad, k * sizeof(double));
     }
-    free(a->op); free(a->flags); free(a->kids); free(a->refs);
-    free(a->order); free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    free(a->op); free(a->flags); free(a->kids); free(a->refs); free(a->order);
+    free(a->stack); free(a->arg); free(a->data); free(a->grad);
     /* Swap the arrays one by one. `*a = n` would also write back a stale copy of
      * the lock word, and a thread waiting on the lock would never be woken. */
-    a->op = n.op; a->flags = n.flags; a->kids = n.kids; a->refs = n.refs;
-    a->order = n.order; a->stack = n.stack; a->arg = n.arg; a->data = n.data; a->grad = n.grad;
+    a->op = n.op; a->flags = n.flags; a->kids = n.kids; a->refs = n.refs; a->order = n.order;
+    a->stack = n.stack; a->arg = n.arg; a->data = n.data; a->grad = n.grad;
     a->cap = cap;
     return MG_OK;
 }
@@ -120,8 +123,14 @@ void mg_arena_free(mg_arena *a)
     if (!a)
         return;
     LOCK_DESTROY(&a->lock);
-    free(a->op); free(a->flags); free(a->kids); free(a->refs);
-    free(a->order); free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    while (a->plans) {
+        mg_plan *p = a->plans;
+        a->plans = p->next;
+        free(p);
+    }
+    free(a->op); free(a->flags); free(a->kids); free(a->refs); free(a->order);
+    free(a->stack); free(a->arg); free(a->data); free(a->grad);
+    free(a->edges);
     free(a);
 }
 
@@ -132,6 +141,13 @@ void mg_arena_stats(mg_arena *a, mg_stats *out)
     out->cap = a->cap;
     out->bytes_per_node = (int64_t)NODE_BYTES;
     out->bytes = (int64_t)a->cap * (int64_t)NODE_BYTES;
+    out->edges = a->edges_len - a->edges_dead;
+    out->edge_bytes = a->edges_cap * (int64_t)sizeof(int32_t);
+    out->plans = out->plan_bytes = 0;
+    for (mg_plan *p = a->plans; p; p = p->next) {
+        out->plans++;
+        out->plan_bytes += (int64_t)(sizeof *p + (size_t)p->n * sizeof(int32_t));
+    }
     UNLOCK(&a->lock);
 }
 
@@ -165,6 +181,51 @@ static int take_slot(mg_arena *a, int32_t *out)
     return MG_OK;
 }
 
+/* Room for n more edges. When the array is full, copy the live ranges of
+ * every n-ary node into a new array (in node order) with at least half of it
+ * free, plus a quarter of the node count: a compaction is paid by the edges
+ * appended before the next. All or nothing, like grow(). */
+static int reserve_edges(mg_arena *a, int64_t n)
+{
+    if (a->edges_cap - a->edges_len >= n)
+        return MG_OK;
+    int64_t need = a->edges_len - a->edges_dead + n, cap = 1024;
+    while (cap < 2 * need + a->len / 4)
+        cap *= 2;
+    if (cap > INT32_MAX)
+        return MG_ENOMEM;
+    int32_t *edges = malloc((size_t)cap * sizeof *edges);
+    if (!edges)
+        return MG_ENOMEM;
+    int64_t len = 0;
+    for (int32_t i = 0; i < a->len; i++) {
+        if (a->refs[i] > 0 && arity[a->op[i]] == NARY) {
+            memcpy(edges + len, a->edges + a->kids[i][0], (size_t)a->kids[i][1] * sizeof *edges);
+            a->kids[i][0] = (int32_t)len;
+            len += a->kids[i][1];
+        }
+    }
+    free(a->edges);
+    a->edges = edges;
+    a->edges_cap = cap;
+    a->edges_len = len;
+    a->edges_dead = 0;
+    return MG_OK;
+}
+
+/* node i's children: a pointer to them and their count (valid until the next
+ * allocation in the arena) */
+static int32_t children(const mg_arena *a, int32_t i, const int32_t **out)
+{
+    int n = arity[a->op[i]];
+    if (n == NARY) {
+        *out = a->edges + a->kids[i][0];
+        return a->kids[i][1];
+    }
+    *out = a->kids[i];
+    return n;
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* x ** e as Python's float.__pow__ computes it, with its errors as statuses;
@@ -187,13 +248,53 @@ static int pow_is_int(int base_int, double e, int e_int)
     return base_int && e_int && e >= 0;
 }
 
-/* The forward rule of every op: the data and int flag of a node from its
- * children. The only place where an op's value is defined. */
-static int forward(const mg_arena *a, int op, int32_t l, int32_t r, double arg, int arg_int,
-                   double *out, int *is_int)
+#define DI(j) ((a->flags[j] & MG_DATA_INT) != 0)
+
+/* b + w0*x0 + w1*x1 + ...: micrograd's chain of `*` and `+` nodes, in its order,
+ * with the int flag and the OverflowError each of those nodes would have. */
+static int dot_forward(const mg_arena *a, const int32_t *k, int32_t n, double *out, int *is_int)
 {
-    double x = l >= 0 ? a->data[l] : 0, y = r >= 0 ? a->data[r] : 0;
-    int xi = l >= 0 && (a->flags[l] & MG_DATA_INT), yi = r >= 0 && (a->flags[r] & MG_DATA_INT);
+    double s = a->data[k[0]];
+    int si = DI(k[0]);
+    for (int32_t j = 1; j + 1 < n; j += 2) {
+        double p = a->data[k[j]] * a->data[k[j + 1]];
+        if (DI(k[j]) && DI(k[j + 1])) {     /* an int product: finite, and never -0 */
+            if (!isfinite(p))
+                return MG_ERANGE;
+            p += 0.0;
+        } else {
+            si = 0;
+        }
+        s = s + p;
+        if (si && !isfinite(s))
+            return MG_ERANGE;
+    }
+    *out = s;
+    *is_int = si;
+    return MG_OK;
+}
+
+/* log(sum(exp(x))) = m + log(sum(exp(x - m))) with m the largest x: no overflow */
+static double lse_forward(const mg_arena *a, const int32_t *k, int32_t n)
+{
+    double m = -INFINITY, s = 0;
+    for (int32_t j = 0; j < n; j++)
+        if (a->data[k[j]] > m || isnan(a->data[k[j]]))
+            m = a->data[k[j]];
+    if (!isfinite(m))       /* nan, +inf, or every x is -inf */
+        return m;
+    for (int32_t j = 0; j < n; j++)
+        s += exp(a->data[k[j]] - m);
+    return m + log(s);
+}
+
+/* The forward rule of every op: the data and int flag of a node from its
+ * children k[0..n). The only place where an op's value is defined. */
+static int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
+                   int arg_int, double *out, int *is_int)
+{
+    double x = n > 0 ? a->data[k[0]] : 0, y = n > 1 ? a->data[k[1]] : 0;
+    int xi = n > 0 && DI(k[0]), yi = n > 1 && DI(k[1]);
     *is_int = 0;
     switch ((mg_op)op) {
     case MG_LEAF:    *out = arg; *is_int = arg_int; return MG_OK;
@@ -206,44 +307,65 @@ static int forward(const mg_arena *a, int op, int32_t l, int32_t r, double arg, 
     case MG_LOG:     *out = log(x); return x <= 0 ? MG_EDOMAIN : MG_OK;   /* as math.log */
     case MG_SIGMOID: *out = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); return MG_OK;
     case MG_POWV:    *is_int = pow_is_int(xi, y, yi); return pow_checked(x, y, out);
+    case MG_DOT:     return dot_forward(a, k, n, out, is_int);
+    case MG_LSE:     *out = lse_forward(a, k, n); return MG_OK;
     case MG_OP_COUNT: break;
     }
     return MG_EOP;
 }
 
-/* A new node from op and its children, with one reference for the caller.
- * Nothing changes unless it succeeds. The lock is held by the caller. */
-static int push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int,
+/* forward(), and what Python does with its result: an int too large for a float
+ * is an OverflowError (as float()), and an int zero is never -0 (0 * -3 is 0) */
+static int evaluate(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
+                    int arg_int, double *out, int *is_int)
+{
+    int status = forward(a, op, k, n, arg, arg_int, out, is_int);
+    if (status == MG_OK && *is_int && !isfinite(*out))
+        status = MG_ERANGE;
+    if (*is_int && *out == 0)
+        *out = 0;
+    return status;
+}
+
+/* A new node op(k[0..n)), with one reference for the caller, holding one on
+ * each child. Nothing changes unless it succeeds. The lock is held by the caller. */
+static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, int arg_is_int,
                 int32_t *out)
 {
     if (op < 0 || op >= MG_OP_COUNT)
         return MG_EOP;
-    int n = arity[op], is_int = 0;
-    double data = 0;
-    if (n < 1) lhs = -1;
-    if (n < 2) rhs = -1;
-    if ((n >= 1 && !mg_alive(a, lhs)) || (n >= 2 && !mg_alive(a, rhs)))
+    int nary = arity[op] == NARY, is_int = 0;
+    if (n < 0 || (!nary && n != arity[op]))
         return MG_EINDEX;
-    int status = forward(a, op, lhs, rhs, arg, arg_is_int, &data, &is_int);
-    if (status == MG_OK && is_int && !isfinite(data))
-        status = MG_ERANGE;     /* an int too large for a float: OverflowError, as float() */
+    for (int32_t j = 0; j < n; j++)
+        if (!mg_alive(a, k[j]))
+            return MG_EINDEX;
+    double data = 0;
+    int status = evaluate(a, op, k, n, arg, arg_is_int, &data, &is_int);
+    if (status == MG_OK && nary)
+        status = reserve_edges(a, n);
     int32_t i = -1;
     if (status == MG_OK)
         status = take_slot(a, &i);
     if (status != MG_OK)
         return status;
-    if (is_int && data == 0)
-        data = 0;                         /* nor -0: 0 * -3 is 0 in Python, not -0.0 */
     a->op[i] = (uint8_t)op;
     a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
-    a->kids[i][0] = lhs;
-    a->kids[i][1] = rhs;
+    if (nary) {
+        memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
+        a->kids[i][0] = (int32_t)a->edges_len;
+        a->kids[i][1] = n;
+        a->edges_len += n;
+    } else {
+        a->kids[i][0] = n > 0 ? k[0] : -1;
+        a->kids[i][1] = n > 1 ? k[1] : -1;
+    }
+    for (int32_t j = 0; j < n; j++)
+        a->refs[k[j]]++;
     a->refs[i] = 1;
     a->arg[i] = op == MG_LEAF ? 0 : arg;
     a->data[i] = data;
     a->grad[i] = 0;
-    if (lhs >= 0) a->refs[lhs]++;
-    if (rhs >= 0) a->refs[rhs]++;
     a->live++;
     *out = i;
     return MG_OK;
@@ -256,16 +378,30 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     int32_t i = -1, leaf = -1;
     int status = MG_OK;
     LOCK(&a->lock);
-    if (rhs == MG_CONST) {          /* micrograd's `other if isinstance(other, Value) else Value(other)` */
-        status = push(a, MG_LEAF, -1, -1, arg, arg_is_int, &leaf);
+    if (op < 0 || op >= MG_OP_COUNT || arity[op] == NARY)
+        status = MG_EOP;
+    else if (rhs == MG_CONST && arity[op] == 2) {   /* micrograd's `other if isinstance(other, Value) else Value(other)` */
+        status = push(a, MG_LEAF, NULL, 0, arg, arg_is_int, &leaf);
         rhs = leaf;
         arg = 0;
         arg_is_int = 0;
     }
+    int32_t k[2] = { lhs, rhs };
     if (status == MG_OK)
-        status = push(a, op, lhs, rhs, arg, arg_is_int, &i);
+        status = push(a, op, k, arity[op], arg, arg_is_int, &i);
     if (leaf >= 0)
         drop(a, leaf);              /* now held by the new node, or by nothing */
+    UNLOCK(&a->lock);
+    return status == MG_OK ? i : -status;
+}
+
+int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n)
+{
+    int32_t i = -1;
+    LOCK(&a->lock);
+    int status = op < 0 || op >= MG_OP_COUNT || arity[op] != NARY ? MG_EOP
+               : n > 0 && !kids ? MG_EINDEX
+               : push(a, op, kids, n, 0, 0, &i);
     UNLOCK(&a->lock);
     return status == MG_OK ? i : -status;
 }
@@ -274,34 +410,74 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
  * it: product k is MUL(w[k], x[k]), sum k is ADD(sum k-1, product k). With
  * x == NULL, x[k] is a new leaf holding c[k] (a Python float). Only the last sum
  * keeps a reference for the caller; on failure every node made is freed. */
-int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
-               const double *c, int32_t n)
+static int dot_chain(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
+                     const double *c, int32_t n, int32_t *out)
 {
     int32_t acc = start, prod = -1, leaf = -1;
     int status = MG_OK;
-    LOCK(&a->lock);
-    if (!mg_alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
-        status = MG_EINDEX;
-    else
-        a->refs[start]++;           /* the chain's own hold on its first node */
+    a->refs[start]++;               /* the chain's own hold on its first node */
     for (int32_t k = 0; k < n && status == MG_OK; k++) {
         int32_t sum = -1;
         if (!x)
-            status = push(a, MG_LEAF, -1, -1, c[k], 0, &leaf);
+            status = push(a, MG_LEAF, NULL, 0, c[k], 0, &leaf);
+        int32_t mul[2] = { w[k], x ? x[k] : leaf };
         if (status == MG_OK)
-            status = push(a, MG_MUL, w[k], x ? x[k] : leaf, 0, 0, &prod);
+            status = push(a, MG_MUL, mul, 2, 0, 0, &prod);
         if (leaf >= 0)
             drop(a, leaf);          /* held by prod now, or by nothing */
+        int32_t add[2] = { acc, prod };
         if (status == MG_OK)
-            status = push(a, MG_ADD, acc, prod, 0, 0, &sum);
+            status = push(a, MG_ADD, add, 2, 0, 0, &sum);
         if (prod >= 0)
             drop(a, prod);          /* held by sum now, or by nothing */
         drop(a, acc);               /* likewise */
         acc = sum;
         leaf = prod = -1;
     }
+    *out = acc;
+    return status;
+}
+
+/* The same sum as one MG_DOT node over start, w[0], x[0], w[1], x[1], ... */
+static int dot_fused(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
+                     const double *c, int32_t n, int32_t *out)
+{
+    int32_t *k = malloc((size_t)(2 * (int64_t)n + 1) * sizeof *k), made = 0;
+    if (!k)
+        return MG_ENOMEM;
+    int status = MG_OK;
+    k[0] = start;
+    for (int32_t j = 0; j < n && status == MG_OK; j++) {
+        k[2 * j + 1] = w[j];
+        if (x)
+            k[2 * j + 2] = x[j];
+        else if ((status = push(a, MG_LEAF, NULL, 0, c[j], 0, &k[2 * j + 2])) == MG_OK)
+            made = j + 1;
+    }
+    if (status == MG_OK)
+        status = push(a, MG_DOT, k, 2 * n + 1, 0, 0, out);
+    for (int32_t j = 0; j < made; j++)
+        drop(a, k[2 * j + 2]);      /* the constants: held by the new node, or by nothing */
+    free(k);
+    return status;
+}
+
+int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
+               const double *c, int32_t n, int fused)
+{
+    int32_t out = -1;
+    int status;
+    LOCK(&a->lock);
+    if (!mg_alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
+        status = MG_EINDEX;
+    else if (n == 0) {
+        a->refs[start]++;           /* the sum of nothing is start itself */
+        out = start;
+        status = MG_OK;
+    } else
+        status = (fused ? dot_fused : dot_chain)(a, start, w, x, c, n, &out);
     UNLOCK(&a->lock);
-    return status == MG_OK ? acc : -status;
+    return status == MG_OK ? out : -status;
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -316,6 +492,8 @@ int mg_retain(mg_arena *a, int32_t i)
     return status;
 }
 
+static void plan_free(mg_arena *a, int32_t root);
+
 /* Drop one reference to node i and free every node that no longer has any,
  * with an explicit stack (a 10-million-long chain is freed without recursion). */
 static void drop(mg_arena *a, int32_t i)
@@ -324,10 +502,16 @@ static void drop(mg_arena *a, int32_t i)
     if (--a->refs[i] == 0)
         a->stack[top++] = i;
     while (top > 0) {
-        int32_t j = a->stack[--top], kids[2] = { a->kids[j][0], a->kids[j][1] };
-        for (int c = 0; c < 2; c++)
-            if (kids[c] >= 0 && --a->refs[kids[c]] == 0)
-                a->stack[top++] = kids[c];
+        int32_t j = a->stack[--top];
+        const int32_t *k;
+        int32_t n = children(a, j, &k);
+        for (int32_t c = 0; c < n; c++)
+            if (--a->refs[k[c]] == 0)
+                a->stack[top++] = k[c];
+        if (arity[a->op[j]] == NARY)
+            a->edges_dead += n;
+        if (a->flags[j] & PLANNED)
+            plan_free(a, j);
         a->kids[j][0] = a->free_head;
         a->kids[j][1] = -1;
         a->free_head = j;
@@ -403,17 +587,73 @@ int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
     return status;
 }
 
+/* every index live and the field one of data and grad: or nothing is done */
+static int check_many(const mg_arena *a, int field, const int32_t *idx, int32_t n)
+{
+    if (n < 0 || (n > 0 && !idx) || (field != MG_DATA && field != MG_GRAD))
+        return MG_EINDEX;
+    for (int32_t k = 0; k < n; k++)
+        if (!mg_alive(a, idx[k]))
+            return MG_EINDEX;
+    return MG_OK;
+}
+
+int mg_get_many(mg_arena *a, int field, const int32_t *idx, double *out, int32_t n)
+{
+    LOCK(&a->lock);
+    int status = check_many(a, field, idx, n);
+    if (status == MG_OK && n > 0 && !out)
+        status = MG_EINDEX;
+    const double *from = field == MG_DATA ? a->data : a->grad;
+    for (int32_t k = 0; k < n && status == MG_OK; k++)
+        out[k] = from[idx[k]];
+    UNLOCK(&a->lock);
+    return status;
+}
+
+int mg_set_many(mg_arena *a, int field, const int32_t *idx, const double *values,
+                const uint8_t *is_int, int32_t n)
+{
+    LOCK(&a->lock);
+    int status = check_many(a, field, idx, n);
+    if (status == MG_OK && n > 0 && !values)
+        status = MG_EINDEX;
+    double *to = field == MG_DATA ? a->data : a->grad;
+    int bit = field == MG_DATA ? MG_DATA_INT : MG_GRAD_INT;
+    for (int32_t k = 0; k < n && status == MG_OK; k++) {
+        to[idx[k]] = values[k];
+        set_flag(&a->flags[idx[k]], bit, is_int && is_int[k]);
+    }
+    UNLOCK(&a->lock);
+    return status;
+}
+
 int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs)
 {
     LOCK(&a->lock);
     int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK) {
+        int nary = arity[a->op[i]] == NARY;
         *op = a->op[i];
-        *lhs = a->kids[i][0];
-        *rhs = a->kids[i][1];
+        *lhs = nary ? -1 : a->kids[i][0];
+        *rhs = nary ? -1 : a->kids[i][1];
     }
     UNLOCK(&a->lock);
     return status;
+}
+
+int32_t mg_kids(mg_arena *a, int32_t i, int32_t *out, int32_t cap)
+{
+    LOCK(&a->lock);
+    int32_t n = -MG_EINDEX;
+    if (mg_alive(a, i) && (cap <= 0 || out)) {
+        const int32_t *k;
+        n = children(a, i, &k);
+        for (int32_t j = 0; j < n && j < cap; j++)
+            out[j] = k[j];
+    }
+    UNLOCK(&a->lock);
+    return n;
 }
 
 int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
@@ -429,6 +669,83 @@ int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
     }
     UNLOCK(&a->lock);
     return status;
+}
+
+/* ---------------------------------------------------------------- order */
+
+/* micrograd's topological sort, without recursion: every node reachable from
+ * root, each once, after its children (post-order), written to order[0..n);
+ * returns n. The path from root is kept at the other end of order (path[t] is
+ * order[cap - 1 - t]: a node is on the path or done, never both, so they fit),
+ * and a->stack[t] is the child of path[t] to try next. A node is SEEN from when
+ * it is put on the path; the caller clears SEEN on the nodes of order. */
+static int32_t topo(mg_arena *a, int32_t root, int32_t *order)
+{
+    int32_t top = 0, n = 0, *path = order + a->cap - 1, *next = a->stack;
+    a->flags[root] |= SEEN;
+    path[0] = root;
+    next[top++] = 0;
+    while (top > 0) {
+        const int32_t *k;
+        int32_t i = path[1 - top], nk = children(a, i, &k), c = next[top - 1];
+        while (c < nk && (a->flags[k[c]] & SEEN))
+            c++;
+        if (c < nk) {
+            next[top - 1] = c + 1;
+            a->flags[k[c]] |= SEEN;
+            path[-top] = k[c];
+            next[top++] = 0;
+        } else {
+            top--;
+            order[n++] = i;
+        }
+    }
+    return n;
+}
+
+static mg_plan *plan_find(const mg_arena *a, int32_t root)
+{
+    if (!(a->flags[root] & PLANNED))
+        return NULL;
+    mg_plan *p = a->plans;
+    while (p && p->root != root)
+        p = p->next;
+    return p;
+}
+
+/* root's kept order, made now if it has none; NULL when out of memory */
+static mg_plan *plan_get(mg_arena *a, int32_t root)
+{
+    mg_plan *p = plan_find(a, root);
+    if (p)
+        return p;
+    int32_t n = topo(a, root, a->order);
+    for (int32_t k = 0; k < n; k++)
+        a->flags[a->order[k]] &= (uint8_t)~SEEN;
+    p = malloc(sizeof *p + (size_t)n * sizeof(int32_t));
+    if (!p)
+        return NULL;
+    p->root = root;
+    p->n = n;
+    memcpy(p->order, a->order, (size_t)n * sizeof(int32_t));
+    p->next = a->plans;
+    a->plans = p;
+    a->flags[root] |= PLANNED;
+    return p;
+}
+
+/* root's node is being freed: so is its kept order */
+static void plan_free(mg_arena *a, int32_t root)
+{
+    for (mg_plan **p = &a->plans; *p; p = &(*p)->next) {
+        if ((*p)->root == root) {
+            mg_plan *dead = *p;
+            *p = dead->next;
+            free(dead);
+            break;
+        }
+    }
+    a->flags[root] &= (uint8_t)~PLANNED;
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -449,13 +766,32 @@ static void acc(mg_arena *a, int32_t c, double v, int is_int)
         a->flags[c] &= (uint8_t)~MG_GRAD_INT;
 }
 
+/* the chain of `*` and `+` that MG_DOT stands for: every sum passes out.grad on,
+ * every product w*x gives w.grad += x.data * out.grad and the mirror image */
+static void dot_backward(mg_arena *a, const int32_t *k, int32_t n, double g, int gi)
+{
+    acc(a, k[0], g, gi);
+    for (int32_t j = 1; j + 1 < n; j += 2) {
+        int32_t w = k[j], x = k[j + 1];
+        acc(a, w, a->data[x] * g, DI(x) && gi);
+        acc(a, x, a->data[w] * g, DI(w) && gi);
+    }
+}
+
+/* d logsumexp / dx_j = exp(x_j - out): the softmax */
+static void lse_backward(mg_arena *a, int32_t i, const int32_t *k, int32_t n, double g)
+{
+    for (int32_t j = 0; j < n; j++)
+        acc(a, k[j], exp(a->data[k[j]] - a->data[i]) * g, 0);
+}
+
 /* The backward rule of every op, computed from current data as micrograd does. */
 static void backward_node(mg_arena *a, int32_t i)
 {
-    int32_t l = a->kids[i][0], r = a->kids[i][1];
+    const int32_t *k;
+    int32_t n = children(a, i, &k), l = n > 0 ? k[0] : -1, r = n > 1 ? k[1] : -1;
     double g = a->grad[i];
     int gi = (a->flags[i] & MG_GRAD_INT) != 0;
-#define DI(j) ((a->flags[j] & MG_DATA_INT) != 0)
     switch ((mg_op)a->op[i]) {
     case MG_LEAF:
         break;
@@ -495,23 +831,26 @@ static void backward_node(mg_arena *a, int32_t i)
         acc(a, r, x == 0 && y >= 0 ? 0 : a->data[i] * log(x) * g, 0);
         break;
     }
+    case MG_DOT:
+        dot_backward(a, k, n, g, gi);
+        break;
+    case MG_LSE:
+        lse_backward(a, i, k, n, g);
+        break;
     case MG_OP_COUNT:
         assert(0);
         break;
     }
-#undef DI
 }
 
-/* micrograd's reversed topological sort, without recursion.
- * Pass 1 walks depth-first from root: stack holds the path from root, a node is
- * SEEN from when it is put on the path, and it leaves the path for order once its
- * children are in order (post-order). So order lists every reachable node after
- * its children, each once. It also resets the grads of the non-leaf nodes.
- * Pass 2 runs the ops' backward rules in reverse order, parents before children:
- * a node's grad is complete before it is passed on. Reading the nodes from an
- * array, not from a stack fed by the previous node, lets the CPU overlap their
- * cache misses (twice as fast as Kahn's algorithm here on a 200k-node graph).
- * Only nodes reachable from root are touched. */
+/* micrograd's backward: root's grad becomes 1 (a leaf root adds 1), the other
+ * non-leaf grads restart from 0, leaves accumulate; then the ops' backward rules
+ * run in reverse topological order, parents before children, so a node's grad
+ * is complete before it is passed on. The order is root's kept one if it has
+ * one (mg_forward made it), else computed now. Reading the nodes from an array,
+ * not from a stack fed by the previous node, lets the CPU overlap their cache
+ * misses (twice as fast as Kahn's algorithm here on a 200k-node graph). Only
+ * nodes reachable from root are touched. */
 int mg_backward(mg_arena *a, int32_t root)
 {
     LOCK(&a->lock);
@@ -519,31 +858,50 @@ int mg_backward(mg_arena *a, int32_t root)
         UNLOCK(&a->lock);
         return MG_EINDEX;
     }
-    int32_t top = 0, n = 0, *stack = a->stack, *order = a->order;
-    a->flags[root] |= SEEN;
-    stack[top++] = root;
-    while (top > 0) {
-        int32_t i = stack[top - 1], l = a->kids[i][0], r = a->kids[i][1];
-        if (l >= 0 && !(a->flags[l] & SEEN)) {
-            a->flags[l] |= SEEN;
-            stack[top++] = l;
-        } else if (r >= 0 && !(a->flags[r] & SEEN)) {
-            a->flags[r] |= SEEN;
-            stack[top++] = r;
-        } else {
-            top--;
-            order[n++] = i;
-            if (l >= 0) {           /* not a leaf */
-                a->grad[i] = 0;
-                a->flags[i] |= MG_GRAD_INT;
-            }
+    mg_plan *p = plan_find(a, root);
+    int32_t n = p ? p->n : topo(a, root, a->order);
+    const int32_t *order = p ? p->order : a->order;
+    for (int32_t k = 0; k < n; k++) {
+        int32_t i = order[k];
+        a->flags[i] &= (uint8_t)~SEEN;
+        if (a->op[i] != MG_LEAF) {
+            a->grad[i] = 0;
+            a->flags[i] |= MG_GRAD_INT;
         }
     }
     a->grad[root] += 1;     /* self.grad = 1 */
-    for (int32_t k = n - 1; k >= 0; k--) {
-        a->flags[order[k]] &= (uint8_t)~SEEN;
+    for (int32_t k = n - 1; k >= 0; k--)
         backward_node(a, order[k]);
-    }
     UNLOCK(&a->lock);
     return MG_OK;
+}
+
+/* ---------------------------------------------------------------- replay */
+
+int mg_forward(mg_arena *a, int32_t root, int32_t *failed)
+{
+    int status = MG_OK;
+    *failed = -1;
+    LOCK(&a->lock);
+    mg_plan *p = mg_alive(a, root) ? plan_get(a, root) : NULL;
+    if (!p)
+        status = mg_alive(a, root) ? MG_ENOMEM : MG_EINDEX;
+    for (int32_t k = 0; p && k < p->n; k++) {
+        int32_t i = p->order[k];
+        int op = a->op[i], is_int;
+        if (op == MG_LEAF)
+            continue;
+        const int32_t *kids;
+        int32_t n = children(a, i, &kids);
+        double data;
+        status = evaluate(a, op, kids, n, a->arg[i], a->flags[i] & MG_ARG_INT, &data, &is_int);
+        if (status != MG_OK) {
+            *failed = i;
+            break;
+        }
+        a->data[i] = data;
+        set_flag(&a->flags[i], MG_DATA_INT, is_int);
+    }
+    UNLOCK(&a->lock);
+    return status;
 }

@@ -10,7 +10,7 @@
  * + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
-#define MG_ABI_VERSION 2
+#define MG_ABI_VERSION 3
 
 typedef enum {
     MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
@@ -20,6 +20,8 @@ typedef enum {
 typedef enum {            /* same order as every switch and table in mg.c */
     MG_LEAF = 0, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
     MG_SIGMOID, MG_POWV,
+    MG_DOT,               /* n-ary: children start, w0, x0, w1, x1, ... (edges array) */
+    MG_LSE,               /* n-ary: log(sum(exp(x))), shifted by the largest x */
     MG_OP_COUNT
 } mg_op;
 
@@ -49,6 +51,10 @@ typedef struct {
     int64_t cap;          /* node slots allocated */
     int64_t bytes;        /* bytes the arena has allocated for its node slots */
     int64_t bytes_per_node;
+    int64_t edges;        /* children of n-ary nodes, in use */
+    int64_t edge_bytes;   /* bytes allocated for the edges array */
+    int64_t plans;        /* kept orders (mg_forward) */
+    int64_t plan_bytes;
 } mg_stats;
 
 int mg_abi_version(void);
@@ -74,7 +80,11 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
  * caller, or minus an mg_status (MG_EINDEX for a dead node, n < 0 or a missing
  * array), having changed nothing. */
 int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
-               const double *c, int32_t n);
+               const double *c, int32_t n, int fused);
+/* fused: one MG_DOT node with children start, w[0], x[0], w[1], x[1], ...: the same
+ * data as the n products and n sums, bit for bit, and the same grads. */
+/* an n-ary node (MG_DOT, MG_LSE) over kids[0..n): same contract as mg_push */
+int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n);
 int mg_retain(mg_arena *a, int32_t i);
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
                                               what is no longer referenced */
@@ -86,13 +96,31 @@ int mg_get(mg_arena *a, int32_t i, int field, mg_number *out);
 double mg_value(mg_arena *a, int32_t i, int field);
 int mg_is_int(mg_arena *a, int32_t i, int field);
 int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int);
-int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs);
+int mg_node(mg_arena *a, int32_t i, int *op, int32_t *lhs, int32_t *rhs);  /* n-ary: -1, -1 */
+/* node i's children (duplicates included, in order): writes min(count, cap) of them
+ * to out and returns the count, or minus an mg_status */
+int32_t mg_kids(mg_arena *a, int32_t i, int32_t *out, int32_t cap);
+/* many nodes at once (MG_DATA or MG_GRAD): every index is checked before anything
+ * is read or written. is_int == NULL: every value is a float. */
+int mg_get_many(mg_arena *a, int field, const int32_t *idx, double *out, int32_t n);
+int mg_set_many(mg_arena *a, int field, const int32_t *idx, const double *values,
+                const uint8_t *is_int, int32_t n);
 
 /* backward ----------------------------------------------------------------
  * Reverse topological order over the nodes reachable from root, without
  * recursion: root's grad becomes 1 (a leaf root adds 1), other non-leaf grads
  * restart from 0, leaves accumulate. */
 int mg_backward(mg_arena *a, int32_t root);
+
+/* replay ------------------------------------------------------------------
+ * Recompute the data of every node reachable from root from the current data of
+ * the leaves, children before parents, with the forward rule of mg_push: the
+ * same data and int flags as building the graph anew. The order is computed
+ * once and kept until root's node is freed; mg_backward uses it too.
+ * On failure (a status of the op, as mg_push would return), *failed is the
+ * node that failed: nodes before it in the order hold new data, it and the
+ * nodes after it keep their old data. */
+int mg_forward(mg_arena *a, int32_t root, int32_t *failed);
 
 /* one call for a whole parameter list */
 int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n);

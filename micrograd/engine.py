@@ -16,7 +16,12 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
 - backward() twice accumulates leaf grads (2x, as PyTorch) and recomputes
   non-leaf grads, instead of micrograd's compounding of intermediate grads.
 - copy, deepcopy and pickle give a new leaf with the same data and label.
+- forward() replays a graph in C. If an op fails on the way (log of a
+  negative number, overflow), the nodes before it in topological order hold
+  their new data, it and the nodes after it keep their old data, and the
+  error names the op; a later forward() with good leaf data repairs all.
 """
+import array
 import operator
 import threading
 import weakref
@@ -24,10 +29,10 @@ from itertools import islice
 
 from micrograd._mg import ffi, lib
 from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-                               MG_SIGMOID, MG_POWV, MG_DATA, MG_GRAD, MG_ARG, MG_LABEL,
-                               MG_CONST)
+                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_DATA, MG_GRAD, MG_ARG,
+                               MG_LABEL, MG_CONST)
 
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 if lib.mg_abi_version() != _ABI_VERSION:
     raise ImportError(f"micrograd._mg is stale (ABI {lib.mg_abi_version()}, expected "
                       f"{_ABI_VERSION}): reinstall the package to rebuild it")
@@ -226,6 +231,16 @@ class Value:
     def backward(self):
         _check(lib.mg_backward(_arena, self._i))
 
+    def forward(self):
+        """Recompute, in C, the data of every node this one depends on from the
+        current data of the leaves: the same numbers as building the graph anew.
+        Branches inside ops (relu) follow the new data; Python code that read
+        .data while building the graph does not run again."""
+        failed = ffi.new("int32_t *")
+        status = lib.mg_forward(_arena, self._i, failed)
+        if status:
+            _replay_error(status, failed[0])
+
     def __neg__(self): # -self
         return self * -1
 
@@ -284,8 +299,7 @@ class Value:
     @property
     def _prev(self):
         """The child Values, as a set: for graph drawing and debugging."""
-        _, lhs, rhs = _node_fields(self._i)
-        return {_handle(c) for c in (lhs, rhs) if c >= 0}
+        return {_handle(c) for c in _kids(self._i)}
 
     @property
     def _op(self):
@@ -302,6 +316,28 @@ def _node_fields(i):
     op, lhs, rhs = ffi.new("int *"), ffi.new("int32_t *"), ffi.new("int32_t *")
     _check(lib.mg_node(_arena, i, op, lhs, rhs))
     return op[0], lhs[0], rhs[0]
+
+
+def _kids(i):
+    """Node i's children, in order, duplicates included."""
+    out = ffi.new("int32_t[2]")
+    n = lib.mg_kids(_arena, i, out, 2)
+    if n > 2:
+        out = ffi.new("int32_t[]", n)
+        n = lib.mg_kids(_arena, i, out, n)
+    if n < 0:
+        _check(-n)
+    return ffi.unpack(out, n)
+
+
+def _replay_error(status, i):
+    """The exception the eager op would raise, naming the op and its operands."""
+    op = _node_fields(i)[0]
+    args = ", ".join(repr(_read(c, MG_DATA)) for c in _kids(i)[:4])
+    name = ffi.string(lib.mg_op_name(op)).decode()
+    raise _EXC.get(status, RuntimeError)(
+        f"{ffi.string(lib.mg_strerror(status)).decode()} in forward(): "
+        f"op {name!r} of ({args}{', ...' if len(_kids(i)) > 4 else ''})")
 
 
 def _handle(i):
@@ -327,11 +363,17 @@ def _own(i):
     return v
 
 
-def dot(ws, xs, start):
+def dot(ws, xs, start, fused=False):
     """sum((w*x for w, x in zip(ws, xs)), start) in one C call: the same nodes and
     data, node for node. The fast path (Neuron's sum: the forward of an MLP) takes
     a Value start, a list of Values ws, and xs any iterable (list, tuple, numpy
-    array, generator) of Values or of floats; anything else is computed as written."""
+    array, generator) of Values or of floats; anything else is computed as written.
+
+    fused=True makes one n-ary node instead ('dot', children start, w0, x0, w1,
+    ...): the same data bit for bit and the same grads, with numbers turned into
+    leaves as the sum would."""
+    if fused:
+        return _dot_fused(ws, xs, start)
     if type(ws) is not list or type(start) is not Value:
         return sum((w*x for w, x in zip(ws, xs)), start)
     xs = list(islice(xs, len(ws)))      # what zip(ws, xs) takes from xs
@@ -344,10 +386,116 @@ def dot(ws, xs, start):
     x, c = (x, ffi.NULL) if x else (ffi.NULL, xs)
     if len(_dead) >= _BATCH:
         _flush()
-    i = lib.mg_dot(_arena, start._i, w, x, c, n)
+    i = lib.mg_dot(_arena, start._i, w, x, c, n, 0)
     if i < 0:
-        i = _retry(i, lib.mg_dot, start._i, w, x, c, n)
+        i = _retry(i, lib.mg_dot, start._i, w, x, c, n, 0)
     return _own(i)
+
+
+def _as_value(x):
+    return x if isinstance(x, Value) else _leaf(x)
+
+
+def _dot_fused(ws, xs, start):
+    pairs = [(_as_value(w), _as_value(x)) for w, x in zip(ws, xs)]
+    if not pairs:
+        return sum((), start)       # start itself, as the sum of nothing
+    kids = [_as_value(start)] + [v for pair in pairs for v in pair]
+    return _push_n(MG_DOT, kids)
+
+
+def _push_n(op, values):
+    """The Value of a new n-ary node op(*values); values are held until it exists."""
+    kids = [v._i for v in values]
+    if len(_dead) >= _BATCH:
+        _flush()
+    i = lib.mg_push_n(_arena, op, kids, len(kids))
+    if i < 0:
+        i = _retry(i, lib.mg_push_n, op, kids, len(kids))
+    return _own(i)
+
+
+def logsumexp(values):
+    """log(sum(exp(v) for v in values)) as one node, computed as m + log(sum(exp(v - m)))
+    with m the largest v, so that it cannot overflow; its grads are the softmax."""
+    values = [_as_value(v) for v in values]
+    if not values:
+        raise ValueError("logsumexp() of an empty sequence")
+    return _push_n(MG_LSE, values)
+
+
+# ---------------------------------------------------------------- bulk data
+# A training step moves a whole batch in and out of the graph in one C call each.
+
+def _indices(values):
+    idx = [v._i for v in values if type(v) is Value or isinstance(v, Value)]
+    if len(idx) != len(values):
+        bad = next(v for v in values if not isinstance(v, Value))
+        raise TypeError(f"values must be Values, not {type(bad).__name__!r}")
+    return ffi.new("int32_t[]", idx), values
+
+
+def _float64(buf, n, writable, what):
+    """A cffi view of buf (a float64 buffer of n numbers, any shape), or None if
+    buf has no buffer interface."""
+    try:
+        m = memoryview(buf)
+    except TypeError:
+        return None
+    if m.format not in ("d", "<d", "=d", "@d"):
+        raise TypeError(f"{what} must hold float64 numbers, not a buffer of format {m.format!r}")
+    if m.nbytes != 8 * n:
+        raise ValueError(f"{what} holds {m.nbytes // max(m.itemsize, 1)} numbers for {n} Values")
+    if writable and m.readonly:
+        raise TypeError(f"{what} is read-only")
+    if not m.c_contiguous:
+        if writable:
+            raise ValueError(f"{what} must be contiguous")
+        m = memoryview(m.tobytes())
+    return ffi.from_buffer("double[]", m, require_writable=writable)
+
+
+def set_data(values, numbers):
+    """values[k].data = numbers[k] for every k, in one C call. numbers: a sequence
+    of numbers, or any float64 buffer (a numpy array of any shape, array('d'),
+    memoryview) holding len(values) numbers. On error nothing changes."""
+    idx, values = _indices(list(values))
+    n = len(values)
+    buf = _float64(numbers, n, False, "numbers")
+    is_int = ffi.NULL
+    if buf is None:
+        numbers = list(numbers)
+        if len(numbers) != n:
+            raise ValueError(f"{len(numbers)} numbers for {n} Values")
+        if not all(type(x) is float for x in numbers):
+            pairs = [_number(x) for x in numbers]
+            numbers = [x for x, _ in pairs]
+            is_int = ffi.new("uint8_t[]", [i for _, i in pairs])
+        buf = ffi.new("double[]", numbers)
+    _check(lib.mg_set_many(_arena, MG_DATA, idx, buf, is_int, n))
+
+
+def _get(field, values, out):
+    idx, values = _indices(list(values))
+    n = len(values)
+    if out is None:
+        out = array.array("d", bytes(8 * n))
+    buf = _float64(out, n, True, "out")
+    if buf is None:
+        raise TypeError(f"out must be a writable float64 buffer, not {type(out).__name__!r}")
+    _check(lib.mg_get_many(_arena, field, idx, buf, n))
+    return out
+
+
+def get_data(values, out=None):
+    """[v.data for v in values] as floats, in one C call: a new array('d'), or
+    written into out (a writable float64 buffer of len(values) numbers) and returned."""
+    return _get(MG_DATA, values, out)
+
+
+def get_grad(values, out=None):
+    """[v.grad for v in values], as get_data."""
+    return _get(MG_GRAD, values, out)
 
 
 def stats():

@@ -6,9 +6,11 @@ here holds exactly the original's parameters and computes bit-identical data.
 A neuron's sum is engine.dot: the same nodes as upstream's sum(...), in one call.
 Added, without changing the original signatures: activation='relu' | 'tanh' |
 'sigmoid' | 'linear' (MLP applies it to hidden layers, the last layer stays linear),
-and checks that reject bad sizes and activations up front; state_dict() /
-load_state_dict() and save() / load(), which keep a model's parameters in JSON
-(every float exact, as float.hex; nothing in a file is ever run).
+fused=True (each neuron's sum is one n-ary 'dot' node: the same data, fewer nodes,
+for replaying a graph with forward()), and checks that reject bad sizes and
+activations up front; state_dict() / load_state_dict() and save() / load(), which
+keep a model's parameters in JSON (every float exact, as float.hex; nothing in a
+file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
 """
 import json
@@ -65,14 +67,15 @@ class Module:
 
 class Neuron(Module):
 
-    def __init__(self, nin, nonlin=True, activation="relu"):
+    def __init__(self, nin, nonlin=True, activation="relu", fused=False):
         self.activation = _activation(activation)
         self.w = [Value(random.uniform(-1,1)) for _ in range(_size(nin, "nin"))]
         self.b = Value(0)
         self.nonlin = nonlin
+        self.fused = fused
 
     def __call__(self, x):
-        act = dot(self.w, x, self.b)   # sum((wi*xi for wi,xi in zip(self.w, x)), self.b)
+        act = dot(self.w, x, self.b, self.fused)   # sum((wi*xi for wi,xi in zip(self.w, x)), self.b)
         if not self.nonlin or self.activation == "linear":
             return act
         return getattr(act, self.activation)()
@@ -102,15 +105,15 @@ class Layer(Module):
 
 class MLP(Module):
 
-    def __init__(self, nin, nouts, activation="relu"):
+    def __init__(self, nin, nouts, activation="relu", fused=False):
         if not isinstance(nouts, (list, tuple)):
             raise TypeError(f"nouts must be a list of layer sizes, not {type(nouts).__name__!r}")
         if not nouts:
             raise ValueError("nouts must hold at least one layer size")
         _activation(activation)       # fail before any random draw
         sz = [_size(nin, "nin")] + [_size(n, "each of nouts") for n in nouts]
-        self.layers = [Layer(sz[i], sz[i+1], nonlin=i!=len(nouts)-1, activation=activation)
-                       for i in range(len(nouts))]
+        self.layers = [Layer(sz[i], sz[i+1], nonlin=i!=len(nouts)-1, activation=activation,
+                             fused=fused) for i in range(len(nouts))]
 
     def __call__(self, x):
         for layer in self.layers:

@@ -174,7 +174,7 @@ static void dot(void)
         w[k] = push(a, MG_LEAF, -1, -1, k + 1);
         x[k] = push(a, MG_LEAF, -1, -1, c[k]);
     }
-    int32_t s = mg_dot(a, b, w, x, NULL, 4), t = mg_dot(a, b, w, NULL, c, 4);
+    int32_t s = mg_dot(a, b, w, x, NULL, 4, 0), t = mg_dot(a, b, w, NULL, c, 4, 0);
     CHECK(s >= 0 && t >= 0 && live(a) == 9 + 8 + 12);
     CHECK(get(a, s, MG_DATA) == 0.5 + 1 - 4 + 9 - 16 && get(a, t, MG_DATA) == get(a, s, MG_DATA));
     CHECK(mg_backward(a, s) == MG_OK && get(a, w[2], MG_GRAD) == 3 && get(a, x[3], MG_GRAD) == 4);
@@ -182,8 +182,8 @@ static void dot(void)
     CHECK(mg_arena_limit(a, 32) == MG_OK);          /* 15 free slots: 5 of 8 terms */
     int32_t many_w[8] = { w[0], w[1], w[2], w[3], w[0], w[1], w[2], w[3] };
     double many_c[8] = { 0 };
-    CHECK(mg_dot(a, b, many_w, NULL, many_c, 8) == -MG_ENOMEM && live(a) == 17);
-    CHECK(mg_dot(a, b, w, x, NULL, -1) == -MG_EINDEX && mg_dot(a, 99, w, x, NULL, 1) == -MG_EINDEX);
+    CHECK(mg_dot(a, b, many_w, NULL, many_c, 8, 0) == -MG_ENOMEM && live(a) == 17);
+    CHECK(mg_dot(a, b, w, x, NULL, -1, 0) == -MG_EINDEX && mg_dot(a, 99, w, x, NULL, 1, 0) == -MG_EINDEX);
     CHECK(mg_release(a, &s, 1) == MG_OK && live(a) == 9);
     mg_arena_free(a);
 }

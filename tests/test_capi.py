@@ -263,7 +263,7 @@ def test_dot_builds_micrograd_sum_node_for_node(arena):
     ws = [leaf(arena, w) for w in (0.5, -1.25, 3.0)]
     xs = [leaf(arena, x) for x in (2.0, 0.1, -0.7)]
     live = stats(arena)[0]
-    i = lib.mg_dot(arena, b, ws, xs, ffi.NULL, 3)
+    i = lib.mg_dot(arena, b, ws, xs, ffi.NULL, 3, 0)
     assert stats(arena)[0] == live + 6                     # 3 products, 3 sums
     expected = 0
     for w, x in zip((0.5, -1.25, 3.0), (2.0, 0.1, -0.7)):
@@ -280,7 +280,7 @@ def test_dot_with_constants_makes_one_leaf_per_product(arena):
     b = leaf(arena, 1.5)
     ws = [leaf(arena, w) for w in (2.0, 4.0)]
     live = stats(arena)[0]
-    i = lib.mg_dot(arena, b, ws, ffi.NULL, [0.25, -3.0], 2)
+    i = lib.mg_dot(arena, b, ws, ffi.NULL, [0.25, -3.0], 2, 0)
     assert stats(arena)[0] == live + 6 and get(arena, i) == 1.5 + 2.0 * 0.25 + 4.0 * -3.0
     _, _, prod = node(arena, i)
     op, w, x = node(arena, prod)
@@ -290,7 +290,7 @@ def test_dot_with_constants_makes_one_leaf_per_product(arena):
 
 def test_dot_of_nothing_is_start_with_a_new_reference(arena):
     b = leaf(arena, 2.0)
-    assert lib.mg_dot(arena, b, [], [], ffi.NULL, 0) == b
+    assert lib.mg_dot(arena, b, [], [], ffi.NULL, 0, 0) == b
     assert lib.mg_release(arena, [b], 1) == OK and get(arena, b) == 2.0
     assert lib.mg_release(arena, [b], 1) == OK and stats(arena)[0] == 0
 
@@ -301,7 +301,7 @@ def test_dot_with_a_bad_argument_changes_nothing(arena, bad):
     args = {"start": (99, [w, w], [x, x], 2), "weight": (b, [w, 99], [x, x], 2),
             "input": (b, [w, w], [x, 99], 2), "length": (b, [w], [x], -1)}[bad]
     start, ws, xs, n = args
-    assert lib.mg_dot(arena, start, ws, xs, ffi.NULL, n) == -EINDEX
+    assert lib.mg_dot(arena, start, ws, xs, ffi.NULL, n, 0) == -EINDEX
     assert stats(arena)[0] == 3
     for i in (b, w, x):            # every reference count is as it was: one release frees
         assert lib.mg_release(arena, [i], 1) == OK
@@ -313,14 +313,14 @@ def test_dot_that_runs_out_of_room_halfway_frees_what_it_made(arena):
     b = leaf(arena, 0.0)
     ws = [leaf(arena, 1.0) for _ in range(5)]
     live = stats(arena)[0]                                 # 6 used, 10 free: 3 of 5 terms fit
-    assert lib.mg_dot(arena, b, ws, ffi.NULL, [1.0] * 5, 5) == -ENOMEM
+    assert lib.mg_dot(arena, b, ws, ffi.NULL, [1.0] * 5, 5, 0) == -ENOMEM
     assert stats(arena)[0] == live
     assert lib.mg_release(arena, [b] + ws, 6) == OK and stats(arena)[0] == 0
 
 
 def test_dot_without_its_arrays_is_eindex_not_a_crash(arena):
     b, w = leaf(arena, 0.0), leaf(arena, 1.0)
-    assert lib.mg_dot(arena, b, ffi.NULL, [w], ffi.NULL, 1) == -EINDEX
-    assert lib.mg_dot(arena, b, [w], ffi.NULL, ffi.NULL, 1) == -EINDEX
-    assert lib.mg_dot(arena, b, ffi.NULL, ffi.NULL, ffi.NULL, 0) == b    # nothing to read
+    assert lib.mg_dot(arena, b, ffi.NULL, [w], ffi.NULL, 1, 0) == -EINDEX
+    assert lib.mg_dot(arena, b, [w], ffi.NULL, ffi.NULL, 1, 0) == -EINDEX
+    assert lib.mg_dot(arena, b, ffi.NULL, ffi.NULL, ffi.NULL, 0, 0) == b    # nothing to read
     assert stats(arena)[0] == 2
