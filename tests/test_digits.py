@@ -25,8 +25,9 @@ needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is 
 
 EPOCH = re.compile(r"^epoch +(\d+)/(\d+)  loss ([\d.]+)  train +([\d.]+)%  held-out +([\d.]+)%"
                    r"  +[\d.]+ s$", re.M)
-DONE = re.compile(r"^done: (\d+) epochs in ([\d.]+) s \(([\d.]+) s/epoch, ([\d.]+) ms/step "
-                  r"with the accuracies\); held-out accuracy ([\d.]+)%$", re.M)
+DONE = re.compile(r"^done: (\d+) epochs in ([\d.]+) s \(graph of a batch built once in "
+                  r"([\d.]+) s, then ([\d.]+) s/epoch with the accuracies\); "
+                  r"held-out accuracy ([\d.]+)%$", re.M)
 
 
 def run(*args, prelude=None):
@@ -119,10 +120,10 @@ def test_progress_uses_tqdm_when_it_is_installed():
 @needs_api
 @needs_matplotlib
 def test_a_short_run_learns_and_writes_the_plot(tmp_path):
-    out = run("--epochs", 3, "--samples", 600, "--hidden", 16, "--plot", tmp_path / "d.png",
+    out = run("--epochs", 3, "--samples", 1000, "--hidden", 16, "--plot", tmp_path / "d.png",
               "--save", tmp_path / "m.json")
     assert out.returncode == 0, out.stderr
-    assert "600 images of 8x8 pixels, 480 for training, 120 held out" in out.stdout
+    assert "1000 images of 8x8 pixels, 800 for training, 200 held out" in out.stdout
     e = epochs(out)
     assert [x[0] for x in e] == [1, 2, 3]
     assert e[-1][1] < e[0][1] and e[-1][2] > e[0][2]            # loss down, accuracy up

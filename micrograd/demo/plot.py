@@ -32,6 +32,8 @@ def curves(ax, series, xlabel, ylabel, title, start=0):
     for label, ys in series:
         ax.plot(range(start, start + len(ys)), ys, label=label,
                 marker="." if len(ys) < 30 else None)
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
