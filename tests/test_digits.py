@@ -12,7 +12,8 @@ import pytest
 
 from micrograd.demo import cli, digits
 from micrograd.engine import Value
-from micrograd.nn import MLP
+from micrograd.losses import cross_entropy
+from micrograd.nn import MLP, load
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
@@ -70,9 +71,7 @@ def test_samples_takes_a_subset():
 
 
 @needs_sklearn
-@needs_api
 def test_a_replayed_batch_gives_what_a_graph_built_afresh_gives():
-    from micrograd.losses import cross_entropy
     X, y, _, _ = digits.data(0.2, seed=1)
     random.seed(1)
     model = MLP(64, [8, 10], fused=True)
@@ -86,7 +85,6 @@ def test_a_replayed_batch_gives_what_a_graph_built_afresh_gives():
 
 
 @needs_sklearn
-@needs_api
 def test_accuracy_counts_every_image_once_across_a_padded_last_chunk():
     X, y, _, _ = digits.data(0.2, seed=1)
     random.seed(1)
@@ -133,7 +131,6 @@ def test_a_short_run_learns_and_writes_the_plot(tmp_path):
     png = (tmp_path / "d.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "loss and accuracy curves saved to" in out.stdout
-    from micrograd.nn import load
     model = load(MLP(64, [16, 10]), tmp_path / "m.json")        # the trained model
     assert model.layers[1].neurons[0].b.data != 0
 
@@ -151,8 +148,9 @@ def test_plot_draws_the_loss_and_both_accuracies_per_epoch(tmp_path, monkeypatch
     assert [list(line.get_ydata()) for line in acc.get_lines()] == [[50, 80, 90], [40, 70, 85]]
 
 
-def test_without_scikit_learn_it_says_what_to_install():
-    out = run(prelude="sys.modules['sklearn'] = None")
+@pytest.mark.parametrize("missing", ["sklearn", "numpy"])
+def test_without_scikit_learn_or_numpy_it_says_what_to_install(missing):
+    out = run(prelude=f"sys.modules[{missing!r}] = None")
     assert out.returncode == 1
     assert "pip install 'micrograd-c[data]'" in out.stderr
     assert "Traceback" not in out.stderr and not out.stdout
@@ -178,7 +176,6 @@ def test_a_batch_larger_than_the_training_set_is_an_error():
         in out.stderr
 
 
-@pytest.mark.slow
 @needs_sklearn
 @needs_api
 def test_the_default_run_reaches_95_percent_on_held_out_digits():

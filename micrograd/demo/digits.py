@@ -17,12 +17,17 @@ import sys
 import time
 
 from micrograd.demo import cli, plot as plots
-from micrograd.engine import Value
-from micrograd.nn import MLP
+from micrograd.engine import Value, get_data, set_data
+from micrograd.losses import cross_entropy
+from micrograd.nn import MLP, save
+
+try:
+    import numpy as np
+except ImportError:         # the data extra is missing: main() says what to install
+    np = None
 
 INSTALL = "pip install 'micrograd-c[data]'"
-API = "Value.forward, engine.set_data/get_data, micrograd.losses.cross_entropy and " \
-      "micrograd.optim.Adam"
+API = "micrograd.optim.Adam"
 CLASSES = 10
 
 
@@ -30,8 +35,7 @@ def data(test_fraction=0.2, seed=1337, samples=None):
     """(X_train, y_train, X_test, y_test): float64 rows of 64 pixels in [0, 1] and int
     labels, split by a numpy generator seeded with seed; samples: use only that many
     images (a random subset), all 1797 by default."""
-    np, load_digits = _needs_data()
-    digits = load_digits()
+    digits = _needs_data()()
     X, y = digits.data / 16.0, digits.target
     order = np.random.default_rng(seed).permutation(len(X))[:samples]
     n_test = round(len(order) * test_fraction)
@@ -40,22 +44,22 @@ def data(test_fraction=0.2, seed=1337, samples=None):
 
 
 def _needs_data():
+    """sklearn.datasets.load_digits, or exit with what to install."""
     try:
-        import numpy as np
         from sklearn.datasets import load_digits
     except ImportError:
+        load_digits = None
+    if np is None or load_digits is None:
         sys.exit(f"error: the digits example needs scikit-learn and numpy: {INSTALL}")
-    return np, load_digits
+    return load_digits
 
 
 def has_api():
     try:
-        from micrograd import engine, losses, optim
+        from micrograd.optim import Adam  # noqa: F401
     except ImportError:
         return False
-    return all(hasattr(x, name) for x, name in [
-        (Value, "forward"), (engine, "set_data"), (engine, "get_data"),
-        (losses, "cross_entropy"), (optim, "Adam")])
+    return True
 
 
 # ---------------------------------------------------------------- a batch graph, replayed
@@ -67,9 +71,7 @@ class Batch:
     labels in the leaves and recomputes every node; the Values stay the same."""
 
     def __init__(self, model, n, nin=64):
-        from micrograd.losses import cross_entropy
-        import numpy as np
-        self.n, self.np = n, np
+        self.n = n
         self.x = [Value(0.0) for _ in range(n * nin)]
         self.t = [Value(0.0) for _ in range(n * CLASSES)]
         rows = [self.x[i * nin:(i + 1) * nin] for i in range(n)]
@@ -82,7 +84,6 @@ class Batch:
 
     def run(self, X, y):
         """Forward on images X (n x 64) with labels y: the predicted classes."""
-        from micrograd.engine import get_data, set_data
         set_data(self.x, X)
         set_data(self.t, self.onehot[y])
         self.loss.forward()
@@ -91,7 +92,7 @@ class Batch:
     def accuracy(self, X, y):
         """The fraction of images in X whose class the model gets right, n at a time (the
         last chunk padded with blank images, which are not counted)."""
-        np, right = self.np, 0
+        right = 0
         for i in range(0, len(X), self.n):
             xb, yb = X[i:i + self.n], y[i:i + self.n]
             pad = self.n - len(xb)
@@ -105,7 +106,6 @@ def train(model, graph, data, epochs, lr, seed, on_epoch=None):
     epoch left out), its learning rate decaying linearly from lr to lr/10;
     [(mean training loss, training accuracy, held-out accuracy, seconds)] per epoch,
     on_epoch(epoch, *that) after each, outside the timing."""
-    import numpy as np
     from micrograd.optim import Adam
     X, y, X_test, y_test = data
     opt = Adam(model.parameters(), lr=lr)
@@ -203,7 +203,6 @@ def main(argv=None):
             sys.exit(f"error: could not write {args.plot}: {e}")
         print(f"loss and accuracy curves saved to {args.plot}")
     if args.save:
-        from micrograd.nn import save
         try:
             save(model, args.save)
         except OSError as e:
