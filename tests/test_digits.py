@@ -178,6 +178,13 @@ def test_a_batch_larger_than_the_training_set_is_an_error():
 
 @needs_sklearn
 @needs_api
+def test_a_held_out_set_of_no_images_is_an_error():
+    out = run("--samples", 20, "--held-out", 0.01)
+    assert out.returncode == 1 and "--held-out 0.01 of 20 images holds none out" in out.stderr
+
+
+@needs_sklearn
+@needs_api
 def test_the_default_run_reaches_95_percent_on_held_out_digits():
     out = run()
     assert out.returncode == 0, out.stderr

@@ -173,6 +173,8 @@ def main(argv=None):
     if args.plot:
         plots.pyplot()                  # fail now, not after training
     split = data(args.held_out, args.seed, args.samples)
+    if not len(split[2]):
+        sys.exit(f"error: --held-out {args.held_out:g} of {len(split[0])} images holds none out")
     if len(split[0]) < args.batch_size:
         sys.exit(f"error: --batch-size {args.batch_size} is more than the "
                  f"{len(split[0])} training images")
