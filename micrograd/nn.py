@@ -172,6 +172,10 @@ def _checked_writes(module, state):
 def _real(x, name):
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name}: expected a number, got {type(x).__name__!r}")
+    try:
+        float(x)
+    except OverflowError:       # an int no float64 holds: Value(x) would raise it too
+        raise ValueError(f"{name}: {x} is too large for a float64") from None
     return x
 
 
@@ -183,15 +187,9 @@ def save(model, path):
     """Write model.state_dict() to path as JSON: ints as ints, floats as float.hex
     strings ('0x1.8p+1', 'inf', and 'nan:7ff8000000000000' for a NaN), so loading gives
     back every bit. Written to a temporary file first: a failed save leaves path as it was."""
-    def enc(x):
-        if isinstance(x, list):
-            return [enc(v) for v in x]
-        if isinstance(x, int):
-            return x
-        return f"{_NAN}{struct.unpack('<Q', struct.pack('<d', x))[0]:016x}" \
-            if math.isnan(x) else x.hex()
+    state = _module(model).state_dict()
     text = json.dumps({"format": FORMAT, "version": 1,
-                       "state": {k: enc(v) for k, v in model.state_dict().items()}})
+                       "state": {k: _encode(v) for k, v in state.items()}})
     tmp = f"{os.fspath(path)}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -206,40 +204,59 @@ def load(model, path):
     """Set model's parameters from a file written by save(), and return model. A file
     that is not such a file, or does not fit the model, raises ValueError or TypeError
     naming what is wrong, and leaves the model unchanged."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    _module(model)
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        doc = json.loads(text, parse_constant=_reject)
-    except ValueError as e:             # JSONDecodeError: truncated or corrupted
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject)
+    except ValueError as e:             # not UTF-8, or not JSON: truncated or corrupted
         raise ValueError(f"{os.fspath(path)} is not a model file from "
                          f"micrograd.nn.save (truncated or corrupted?): {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != 1 \
             or not isinstance(doc.get("state"), dict):
         raise ValueError(f"{os.fspath(path)} is not a model file from micrograd.nn.save: "
                          f"expected a JSON object with format {FORMAT!r}, version 1 and a state")
-    def dec(x, name):
-        if isinstance(x, list):
-            return [dec(v, f"{name}[{i}]") for i, v in enumerate(x)]
-        if isinstance(x, int) and not isinstance(x, bool):
-            return x
-        if not isinstance(x, str):
-            raise TypeError(f"{name}: expected an int or a float.hex string, "
-                            f"got {type(x).__name__!r}")
-        if x.startswith(_NAN) and len(x) == len(_NAN) + 16:
-            try:
-                f = struct.unpack("<d", struct.pack("<Q", int(x[len(_NAN):], 16)))[0]
-            except ValueError:
-                f = 0.0
-            if math.isnan(f):
-                return f
-        elif x.lstrip("-").startswith("0x") or x in ("inf", "-inf"):
-            try:
-                return float.fromhex(x)
-            except ValueError:
-                pass
-        raise ValueError(f"{name}: {x!r} is not a float.hex string")
-    model.load_state_dict({k: dec(v, k) for k, v in doc["state"].items()})
+    model.load_state_dict({k: _decode(v, k) for k, v in doc["state"].items()})
     return model
+
+
+def _module(model):
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a micrograd.nn.Module, not {type(model).__name__!r}")
+    return model
+
+
+def _encode(x):
+    if isinstance(x, list):
+        return [_encode(v) for v in x]
+    if isinstance(x, int):
+        return x
+    if math.isnan(x):
+        return f"{_NAN}{struct.unpack('<Q', struct.pack('<d', x))[0]:016x}"
+    return x.hex()
+
+
+def _decode(x, name):
+    if isinstance(x, list):
+        return [_decode(v, f"{name}[{i}]") for i, v in enumerate(x)]
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x
+    if not isinstance(x, str):
+        raise TypeError(f"{name}: expected an int or a float.hex string, "
+                        f"got {type(x).__name__!r}")
+    if x.startswith(_NAN) and len(x) == len(_NAN) + 16:
+        try:
+            f = struct.unpack("<d", struct.pack("<Q", int(x[len(_NAN):], 16)))[0]
+        except (ValueError, struct.error):
+            f = 0.0
+        if math.isnan(f):
+            return f
+    elif x.lstrip("-").startswith("0x") or x in ("inf", "-inf"):
+        try:
+            return float.fromhex(x)
+        except (ValueError, OverflowError):
+            pass
+    raise ValueError(f"{name}: {x!r} is not a float.hex string")
 
 
 def _reject(constant):

@@ -107,7 +107,9 @@ def bad_state(change):
     (lambda s: s.update({"layers.1.neurons.0.b": True}), TypeError,
      ["layers.1.neurons.0.b", "'bool'"]),
     (lambda s: s.update({"layers.1.neurons.0.b": [0.0]}), TypeError,
-     ["layers.1.neurons.0.b", "'list'"])])
+     ["layers.1.neurons.0.b", "'list'"]),
+    (lambda s: s.update({"layers.1.neurons.0.b": 10**400}), ValueError,
+     ["layers.1.neurons.0.b", "too large for a float64"])])
 def test_a_wrong_state_is_rejected_naming_what_is_wrong_and_changes_nothing(change, error,
                                                                             words):
     m = model()
@@ -238,7 +240,9 @@ def test_a_truncated_file_is_rejected(tmp_path, cut):
     (lambda d: d["state"].update({"layers.1.neurons.0.b": "1.5"}), ValueError,
      ["layers.1.neurons.0.b", "not a float.hex string"]),
     (lambda d: d["state"].update({"layers.1.neurons.0.b": "nan:0000000000000000"}), ValueError,
-     ["layers.1.neurons.0.b"]),
+     ["layers.1.neurons.0.b", "not a float.hex string"]),
+    (lambda d: d["state"].update({"layers.1.neurons.0.b": "0x1p99999"}), ValueError,
+     ["layers.1.neurons.0.b", "not a float.hex string"]),
     (lambda d: d["state"]["layers.1.neurons.0.w"].__setitem__(2, 0.5), TypeError,
      ["layers.1.neurons.0.w[2]", "'float'"]),
     (lambda d: d["state"].update({"layers.1.neurons.0.b": None}), TypeError,
@@ -255,7 +259,8 @@ def test_json_constants_nan_and_infinity_are_rejected(tmp_path):
     check_rejected(path, ValueError, ["NaN is not allowed"])
 
 
-def test_loading_a_pickle_runs_nothing_and_is_rejected(tmp_path):
+@pytest.mark.parametrize("protocol", [0, pickle.HIGHEST_PROTOCOL])   # text, binary
+def test_loading_a_pickle_runs_nothing_and_is_rejected(tmp_path, protocol):
     marker = tmp_path / "ran"
 
     class Evil:
@@ -263,7 +268,13 @@ def test_loading_a_pickle_runs_nothing_and_is_rejected(tmp_path):
             return (open, (str(marker), "w"))
 
     path = tmp_path / "m.json"
-    path.write_bytes(pickle.dumps(Evil(), protocol=0))
-    with pytest.raises(ValueError, match="not a model file"):
-        load(model(), path)
+    path.write_bytes(pickle.dumps(Evil(), protocol=protocol))
+    check_rejected(path, ValueError, ["not a model file"])
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("call", [lambda p: save([1.0], p), lambda p: load({"b": 0}, p)])
+def test_save_and_load_want_a_module(tmp_path, call):
+    path = saved(tmp_path)
+    with pytest.raises(TypeError, match="must be a micrograd.nn.Module, not"):
+        call(path)
