@@ -15,20 +15,16 @@ One change from the notebook: the learning rate decays as 1.0 - 0.9*k/steps, so
 it spans 1.0 .. 0.1 over any --steps; the notebook's k/100 for its 100 steps.
 """
 import argparse
-import inspect
 import random
-import shutil
-import subprocess
 import sys
 import time
 
-from micrograd import engine
 from micrograd.data import moons
-from micrograd.demo import cli, plot as plots
-from micrograd.demo.original import find_original, run_in
-from micrograd.engine import Value
+from micrograd.demo import cli, original, plot as plots
+from micrograd.demo.graph import check_graphviz, draw_neuron
+from micrograd.engine import Value, get_data
+from micrograd.losses import hinge
 from micrograd.nn import MLP
-from micrograd.viz import draw_dot, to_dot
 
 # ---------------------------------------------------------------- the notebook's training
 # These four functions use only micrograd 0.1.0's API and the globals Value, MLP,
@@ -80,16 +76,15 @@ def train(model, X, y, steps, horizon=None, on_step=None):
 
 # ---------------------------------------------------------------- --fast: build once, replay
 
-FAST_API = "Value.forward, engine.get_data and micrograd.optim.SGD"
+FAST_API = "micrograd.optim.SGD"
 
 
 def has_fast_api():
     try:
-        import micrograd.optim as optim
+        from micrograd.optim import SGD  # noqa: F401
     except ImportError:
         return False
-    return all(hasattr(x, name) for x, name in
-               [(Value, "forward"), (engine, "get_data"), (optim, "SGD")])
+    return True
 
 
 def train_fast(model, X, y, steps, horizon=None, on_step=None):
@@ -97,13 +92,11 @@ def train_fast(model, X, y, steps, horizon=None, on_step=None):
     replayed: loss.forward() recomputes every node from the new parameters in C, and
     micrograd.optim.SGD updates them in one call. Same numbers as train(); same return.
     The seconds of step 0 include building the graph."""
-    from micrograd.engine import get_data
     from micrograd.optim import SGD
     t0 = time.perf_counter()
     inputs = [list(map(Value, xrow)) for xrow in X]              # the notebook's loss()
     scores = list(map(model, inputs))
-    losses = [(1 + -yi*scorei).relu() for yi, scorei in zip(y, scores)]
-    data_loss = sum(losses) * (1.0 / len(losses))
+    data_loss = hinge(scores, y)        # the notebook's (1 + -yi*scorei).relu(), averaged
     alpha = 1e-4
     reg_loss = alpha * sum((p*p for p in model.parameters()))
     total_loss = data_loss + reg_loss
@@ -123,58 +116,6 @@ def train_fast(model, X, y, steps, horizon=None, on_step=None):
         if on_step:
             on_step(k, *history[-1])
     return history
-
-
-# ---------------------------------------------------------------- micrograd 0.1.0
-
-
-def original_program(X, y, seed, hidden, steps, horizon=None, gc_enabled=True):
-    """Python source that trains MLP(2, hidden + [1]) under whatever micrograd it imports
-    and assigns result = {'losses', 'accuracies', 'seconds', 'repr', 'nparams'}."""
-    funcs = "\n\n".join(inspect.getsource(f) for f in (loss, step, learning_rate, train))
-    return f"""import gc, random, time
-from micrograd.engine import Value
-from micrograd.nn import MLP
-{'' if gc_enabled else 'gc.disable()'}
-{funcs}
-X, y = {X!r}, {y!r}
-random.seed({seed!r})
-model = MLP(2, {list(hidden) + [1]!r})
-history = train(model, X, y, {steps!r}, {horizon!r})
-result = {{"losses": [h[0] for h in history], "accuracies": [h[1] for h in history],
-          "seconds": [h[2] for h in history], "repr": repr(model),
-          "nparams": len(model.parameters())}}
-"""
-
-
-def compare(args, X, y, history, n=3, tol=1e-9):
-    """Run the first n steps under micrograd 0.1.0; 0 if its losses agree with ours, else 1."""
-    if args.activation != "relu":
-        print(f"compare: skipped, micrograd 0.1.0 has no {args.activation} neurons")
-        return 0
-    path, version = find_original()
-    if version is None:
-        print("compare: skipped, micrograd 0.1.0 not found (make test installs it in "
-              ".oracle/micrograd-0.1.0; or set MICROGRAD_ORIGINAL to its folder)")
-        return 0
-    n = min(n, args.steps)
-    print(f"compare: {n} steps of micrograd {version} ({path or 'installed'}), "
-          f"same data and init, its gc on ...", flush=True)
-    try:
-        theirs = run_in(path, original_program(X, y, args.seed, args.hidden, n, args.steps))
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        print(f"compare: micrograd {version} failed: {e}")
-        return 1
-    ours_ms = sum(h[2] for h in history[:n]) / n * 1e3
-    theirs_ms = sum(theirs["seconds"]) / n * 1e3
-    diff = max(abs(h[0] - t) for h, t in zip(history, theirs["losses"]))
-    same_acc = [h[1] for h in history[:n]] == theirs["accuracies"]
-    agree = diff <= tol and same_acc
-    print(f"  micrograd {version}: {theirs_ms:.1f} ms/step, this package: {ours_ms:.2f} ms/step"
-          f" (first {n} steps): {theirs_ms/ours_ms:.1f}x faster")
-    print(f"  losses agree within {tol:g}: {'yes' if diff <= tol else 'NO'} "
-          f"(max difference {diff:.3g}); accuracies equal: {'yes' if same_acc else 'NO'}")
-    return 0 if agree else 1
 
 
 # ---------------------------------------------------------------- command line
@@ -220,7 +161,7 @@ def main(argv=None):
     if args.plot:
         plots.pyplot()                  # fail now, not after training
     if args.graph and args.graph.suffix.lower() != ".dot":
-        _graphviz(args.graph)
+        check_graphviz(args.graph)
     X, y = moons(args.samples, noise=0.1, seed=args.seed)
     random.seed(args.seed)
     kwargs = {"fused": True} if args.fast else {}
@@ -260,7 +201,7 @@ def main(argv=None):
         print(f"graph of the first hidden neuron on point {k} ({point}), after one backward "
               f"step, saved to {args.graph}")
     if args.compare:
-        return compare(args, X, y, history)
+        return original.compare(args, X, y, history, (loss, step, learning_rate, train))
     return 0
 
 
@@ -290,61 +231,6 @@ def figure(model, X, y, losses, title="", h=0.1):
     plots.curves(ax_loss, [(None, losses)], "step", "loss (max-margin + L2)", "training loss")
     fig.tight_layout()
     return fig
-
-
-# ---------------------------------------------------------------- graph
-
-
-def _graphviz(path):
-    """Exit with what to install unless the graphviz package and `dot` are both there."""
-    missing = []
-    try:
-        import graphviz  # noqa: F401
-    except ImportError:
-        missing.append("the graphviz Python package: pip install graphviz (or install this "
-                       "package with its viz extra: pip install 'micrograd-c[viz]')")
-    if shutil.which("dot") is None:
-        missing.append("the Graphviz 'dot' program, from your system's package: "
-                       "apt install graphviz")
-    if missing:
-        sys.exit(f"error: --graph {path} needs {', and '.join(missing)}; "
-                 "or write the DOT source, which needs neither, with --graph FILE.dot")
-
-
-def neuron_graph(model, X):
-    """The first hidden neuron after one backward step from its output, on the first point
-    of X where that output is nonzero, so grads flow back (X[0] if there is none: a dead
-    ReLU). Its grads are zeroed first, so they are this step's alone. Inputs, weights,
-    bias and output are labelled x1.., w1.., b, out. Returns (point index, output)."""
-    neuron = model.layers[0].neurons[0]
-    k = next((k for k, x in enumerate(X) if neuron(list(map(Value, x))).data != 0), 0)
-    neuron.zero_grad()
-    xs = [Value(xi, label=f"x{i}") for i, xi in enumerate(X[k], 1)]
-    for i, w in enumerate(neuron.w, 1):
-        w.label = f"w{i}"
-    neuron.b.label = "b"
-    out = neuron(xs)
-    out.label = "out"
-    out.backward()
-    return k, out
-
-
-def draw_neuron(model, X, path):
-    """Write neuron_graph(model, X) to path: DOT source for .dot, else rendered by `dot`.
-    Returns the index of the point drawn."""
-    k, out = neuron_graph(model, X)
-    fmt = path.suffix.lower()[1:]
-    if fmt == "dot":
-        path.write_text(to_dot(out))
-        return k
-    import graphviz
-    try:
-        path.write_bytes(draw_dot(out, format=fmt).pipe())
-    except graphviz.ExecutableNotFound:
-        _graphviz(path)
-    except graphviz.CalledProcessError as e:
-        sys.exit(f"error: Graphviz's dot failed to render {path}: {e}")
-    return k
 
 
 if __name__ == "__main__":
