@@ -31,12 +31,15 @@ typedef pthread_mutex_t mg_lock;
 #define LOCK_DESTROY(m) pthread_mutex_destroy(m)
 #endif
 
-/* A kept topological order: every node reachable from root, children before
- * parents. Made by mg_forward, used by mg_forward and mg_backward, freed when
- * root's node is freed (the node has the PLANNED flag while it has one). */
+/* A kept topological order: the n non-leaf nodes reachable from root, children
+ * first. Made by mg_forward, used by mg_forward and mg_backward, freed with
+ * root's node (which has the PLANNED flag meanwhile); one allocation holds the
+ * struct, order and span. span[k] is GROUP where a group of MG_DOT nodes (see
+ * mg.c) starts at order[k], -GROUP where it ends, and 1 elsewhere. */
 typedef struct mg_plan {
     int32_t root, n;
     struct mg_plan *next;
+    int8_t *span;
     int32_t order[];
 } mg_plan;
 

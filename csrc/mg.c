@@ -19,9 +19,11 @@
 
 /* flag bits never seen by Python (not mg.h's MG_*_INT bits): SEEN marks a node
  * reached by the running topological walk, never set between calls; PLANNED a
- * node that is the root of a kept order */
+ * node that is the root of a kept order; RUN an MG_DOT node whose weights are
+ * consecutive nodes (w[j] is w[0] + j: their data and grads are contiguous) */
 #define SEEN 16
 #define PLANNED 32
+#define RUN 64
 
 static const char *const op_names[] = {
     "", "+", "*", "**", "ReLU", "tanh", "exp", "log", "sigmoid", "**", "dot", "logsumexp",
@@ -250,28 +252,126 @@ static int pow_is_int(int base_int, double e, int e_int)
 
 #define DI(j) ((a->flags[j] & MG_DATA_INT) != 0)
 
+/* Flags of a run of nodes (a neuron's weights), eight bytes at a time. */
+#define BYTES8(bit) (0x0101010101010101ULL * (bit))
+
+static int any_flag(const uint8_t *f, int32_t n, int bit)
+{
+    uint64_t any = 0, w;
+    int32_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        memcpy(&w, f + j, 8);
+        any |= w;
+    }
+    for (; j < n; j++)
+        any |= f[j];
+    return (any & BYTES8(bit)) != 0;
+}
+
+static void clear_flag(uint8_t *f, int32_t n, int bit)
+{
+    uint64_t w;
+    int32_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        memcpy(&w, f + j, 8);
+        w &= ~BYTES8(bit);
+        memcpy(f + j, &w, 8);
+    }
+    for (; j < n; j++)
+        f[j] &= (uint8_t)~bit;
+}
+
 /* b + w0*x0 + w1*x1 + ...: micrograd's chain of `*` and `+` nodes, in its order,
- * with the int flag and the OverflowError each of those nodes would have. */
+ * with the int flag and the OverflowError each of those nodes would have. The
+ * sums stay ints only while every product is one. */
 static int dot_forward(const mg_arena *a, const int32_t *k, int32_t n, double *out, int *is_int)
 {
-    double s = a->data[k[0]];
+    const double *data = a->data;
+    const uint8_t *flags = a->flags;
+    double s = data[k[0]];
     int si = DI(k[0]);
     for (int32_t j = 1; j + 1 < n; j += 2) {
-        double p = a->data[k[j]] * a->data[k[j + 1]];
-        if (DI(k[j]) && DI(k[j + 1])) {     /* an int product: finite, and never -0 */
+        double p = data[k[j]] * data[k[j + 1]];
+        if (flags[k[j]] & flags[k[j + 1]] & MG_DATA_INT) {  /* an int product: finite, never -0 */
             if (!isfinite(p))
                 return MG_ERANGE;
             p += 0.0;
+            s = s + p;
+            if (si && !isfinite(s))
+                return MG_ERANGE;
         } else {
+            s = s + p;
             si = 0;
         }
-        s = s + p;
-        if (si && !isfinite(s))
-            return MG_ERANGE;
     }
     *out = s;
     *is_int = si;
     return MG_OK;
+}
+
+/* A group: GROUP MG_DOT nodes of one level (so independent of each other) with
+ * weights in runs, the same inputs, and no input among the weights: the
+ * neurons of a layer for one example. Replay and backward take a group at once,
+ * loading each input once and keeping GROUP sums in flight instead of waiting
+ * on one. Whether nodes form a group is fixed when the plan is made. */
+#define GROUP 4
+
+static int is_group(const mg_arena *a, const int32_t *nodes)
+{
+    const int32_t *k[GROUP];
+    int32_t n = 0, lo[GROUP], hi[GROUP];
+    for (int q = 0; q < GROUP; q++) {
+        int32_t i = nodes[q];
+        if (a->op[i] != MG_DOT || !(a->flags[i] & RUN))
+            return 0;
+        int32_t nk = children(a, i, &k[q]);
+        if (q > 0 && nk != n)
+            return 0;
+        n = nk;
+        lo[q] = k[q][1];
+        hi[q] = lo[q] + (n - 1) / 2;
+    }
+    for (int q = 0; q < GROUP; q++)
+        for (int r = q + 1; r < GROUP; r++)
+            if (lo[q] < hi[r] && lo[r] < hi[q])
+                return 0;       /* two runs of weights overlap */
+    for (int32_t e = 2; e < n; e += 2)
+        for (int q = 0; q < GROUP; q++)
+            if (k[q][e] != k[0][e] || (k[0][e] >= lo[q] && k[0][e] < hi[q]))
+                return 0;       /* other inputs, or an input among the weights */
+    return 1;
+}
+
+/* the sums of a group, each in micrograd's order; returns 0, having written
+ * nothing, if a weight is an int (then dot_forward's checks are needed): with
+ * float weights every product is a float, so every sum is one */
+static int group_forward(mg_arena *a, const int32_t *nodes)
+{
+    double *data = a->data;
+    uint8_t *flags = a->flags;
+    const int32_t *k0, *k1, *k2, *k3;
+    int32_t n = children(a, nodes[0], &k0);
+    children(a, nodes[1], &k1);
+    children(a, nodes[2], &k2);
+    children(a, nodes[3], &k3);
+    if (any_flag(flags + k0[1], n / 2, MG_DATA_INT) || any_flag(flags + k1[1], n / 2, MG_DATA_INT)
+            || any_flag(flags + k2[1], n / 2, MG_DATA_INT) || any_flag(flags + k3[1], n / 2, MG_DATA_INT))
+        return 0;
+    const double *w0 = data + k0[1], *w1 = data + k1[1], *w2 = data + k2[1], *w3 = data + k3[1];
+    double s0 = data[k0[0]], s1 = data[k1[0]], s2 = data[k2[0]], s3 = data[k3[0]];
+    for (int32_t j = 0, e = 2; e < n; j++, e += 2) {
+        double x = data[k0[e]];
+        s0 = s0 + w0[j] * x;
+        s1 = s1 + w1[j] * x;
+        s2 = s2 + w2[j] * x;
+        s3 = s3 + w3[j] * x;
+    }
+    double s[GROUP] = { s0, s1, s2, s3 };
+    for (int q = 0; q < GROUP; q++) {
+        data[nodes[q]] = s[q];
+        flags[nodes[q]] &= (uint8_t)~MG_DATA_INT;
+    }
+    return GROUP;
 }
 
 /* log(sum(exp(x))) = m + log(sum(exp(x - m))) with m the largest x: no overflow */
@@ -288,9 +388,15 @@ static double lse_forward(const mg_arena *a, const int32_t *k, int32_t n)
     return m + log(s);
 }
 
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))    /* in the replay loop too */
+#else
+#define HOT_INLINE inline
+#endif
+
 /* The forward rule of every op: the data and int flag of a node from its
  * children k[0..n). The only place where an op's value is defined. */
-static int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
+static HOT_INLINE int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
                    int arg_int, double *out, int *is_int)
 {
     double x = n > 0 ? a->data[k[0]] : 0, y = n > 1 ? a->data[k[1]] : 0;
@@ -316,7 +422,7 @@ static int forward(const mg_arena *a, int op, const int32_t *k, int32_t n, doubl
 
 /* forward(), and what Python does with its result: an int too large for a float
  * is an OverflowError (as float()), and an int zero is never -0 (0 * -3 is 0) */
-static int evaluate(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
+static HOT_INLINE int evaluate(const mg_arena *a, int op, const int32_t *k, int32_t n, double arg,
                     int arg_int, double *out, int *is_int)
 {
     int status = forward(a, op, k, n, arg, arg_int, out, is_int);
@@ -351,6 +457,13 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
         return status;
     a->op[i] = (uint8_t)op;
     a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
+    if (op == MG_DOT && n >= 3) {
+        int32_t j = 3;
+        while (j < n && k[j] == k[j - 2] + 1)
+            j += 2;
+        if (j >= n)
+            a->flags[i] |= RUN;
+    }
     if (nary) {
         memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
         a->kids[i][0] = (int32_t)a->edges_len;
@@ -713,21 +826,75 @@ static mg_plan *plan_find(const mg_arena *a, int32_t root)
     return p;
 }
 
-/* root's kept order, made now if it has none; NULL when out of memory */
+#define BLOCK 512
+
+/* from[0..n) into to[0..n), stably by level: a counting sort over the levels of
+ * the block (count has BLOCK + 1 entries). A block spanning BLOCK levels or more
+ * (a deep chain) is copied as it is: it has few nodes of a level to bring together. */
+static void sort_block(const int32_t *level, const int32_t *from, int32_t *to, int32_t n,
+                       int32_t *count)
+{
+    int32_t lo = level[from[0]], hi = lo;
+    for (int32_t k = 1; k < n; k++) {
+        lo = level[from[k]] < lo ? level[from[k]] : lo;
+        hi = level[from[k]] > hi ? level[from[k]] : hi;
+    }
+    if (hi - lo >= BLOCK) {         /* a deep chain: nothing to gain by sorting */
+        memcpy(to, from, (size_t)n * sizeof *to);
+        return;
+    }
+    memset(count, 0, (size_t)(hi - lo + 2) * sizeof *count);
+    for (int32_t k = 0; k < n; k++)
+        count[level[from[k]] - lo + 1]++;
+    for (int32_t v = 1; v <= hi - lo + 1; v++)
+        count[v] += count[v - 1];
+    for (int32_t k = 0; k < n; k++)
+        to[count[level[from[k]] - lo]++] = from[k];
+}
+
+/* root's kept order, made now if it has none; NULL when out of memory.
+ * The topological order without its leaves, then each block of BLOCK nodes
+ * sorted by level: still topological (a node's children are in earlier blocks
+ * or at lower levels), still local in memory, and the neurons of a layer come
+ * side by side, where groups are found. */
 static mg_plan *plan_get(mg_arena *a, int32_t root)
 {
     mg_plan *p = plan_find(a, root);
     if (p)
         return p;
-    int32_t n = topo(a, root, a->order);
-    for (int32_t k = 0; k < n; k++)
-        a->flags[a->order[k]] &= (uint8_t)~SEEN;
-    p = malloc(sizeof *p + (size_t)n * sizeof(int32_t));
-    if (!p)
+    int32_t n = topo(a, root, a->order), m = 0, *order = a->order;
+    int32_t *level = a->stack;      /* scratch, by node: a level for each node of order */
+    for (int32_t k = 0; k < n; k++) {
+        int32_t i = order[k], lv = 0;
+        const int32_t *kids;
+        a->flags[i] &= (uint8_t)~SEEN;
+        for (int32_t c = 0, nk = children(a, i, &kids); c < nk; c++)
+            lv = level[kids[c]] >= lv ? level[kids[c]] + 1 : lv;
+        level[i] = lv;
+        if (a->op[i] != MG_LEAF)
+            order[m++] = i;         /* the non-leaves, still children first */
+    }
+    int32_t *count = malloc((BLOCK + 1) * sizeof *count);
+    p = malloc(sizeof *p + (size_t)m * (sizeof(int32_t) + 1));
+    if (!p || !count) {
+        free(p);
+        free(count);
         return NULL;
+    }
+    for (int32_t lo = 0; lo < m; lo += BLOCK)
+        sort_block(level, order + lo, p->order + lo, m - lo < BLOCK ? m - lo : BLOCK, count);
+    free(count);
+    p->span = (int8_t *)(p->order + m);
+    memset(p->span, 1, (size_t)m);
+    for (int32_t k = 0; k + GROUP <= m; k++) {
+        if (level[p->order[k]] == level[p->order[k + GROUP - 1]] && is_group(a, p->order + k)) {
+            p->span[k] = GROUP;     /* one level: sorted, so the first and last agree */
+            p->span[k + GROUP - 1] = -GROUP;
+            k += GROUP - 1;
+        }
+    }
     p->root = root;
-    p->n = n;
-    memcpy(p->order, a->order, (size_t)n * sizeof(int32_t));
+    p->n = m;
     p->next = a->plans;
     a->plans = p;
     a->flags[root] |= PLANNED;
@@ -768,14 +935,81 @@ static void acc(mg_arena *a, int32_t c, double v, int is_int)
 
 /* the chain of `*` and `+` that MG_DOT stands for: every sum passes out.grad on,
  * every product w*x gives w.grad += x.data * out.grad and the mirror image */
-static void dot_backward(mg_arena *a, const int32_t *k, int32_t n, double g, int gi)
+static void dot_backward(mg_arena *a, const int32_t *k, int32_t n, double g, int gi, int run)
 {
     acc(a, k[0], g, gi);
+    if (gi) {                       /* an int grad (rare): int products stay ints */
+        for (int32_t j = 1; j + 1 < n; j += 2) {
+            acc(a, k[j], a->data[k[j + 1]] * g, DI(k[j + 1]));
+            acc(a, k[j + 1], a->data[k[j]] * g, DI(k[j]));
+        }
+        return;
+    }
+    double *grad = a->grad;         /* a float grad: every product is a float */
+    const double *data = a->data;
+    uint8_t *flags = a->flags;
+    if (run) {                      /* the weights' data, grads and flags are contiguous */
+        double *gw = grad + k[1];
+        const double *dw = data + k[1];
+        uint8_t *fw = flags + k[1];
+        for (int32_t j = 0, e = 2; e < n; j++, e += 2) {
+            int32_t x = k[e];
+            gw[j] += data[x] * g;
+            grad[x] += dw[j] * g;
+        }
+        clear_flag(fw, n / 2, MG_GRAD_INT);
+        for (int32_t e = 2; e < n; e += 2)      /* apart: a byte store may alias anything */
+            flags[k[e]] &= (uint8_t)~MG_GRAD_INT;
+        return;
+    }
     for (int32_t j = 1; j + 1 < n; j += 2) {
         int32_t w = k[j], x = k[j + 1];
-        acc(a, w, a->data[x] * g, DI(x) && gi);
-        acc(a, x, a->data[w] * g, DI(w) && gi);
+        grad[w] += data[x] * g;
+        grad[x] += data[w] * g;
+        flags[w] &= (uint8_t)~MG_GRAD_INT;
+        flags[x] &= (uint8_t)~MG_GRAD_INT;
     }
+}
+
+/* dot_backward for a group whose grads are floats (else 0, having done nothing):
+ * each input's grad gets the GROUP products in one read and one write */
+static int group_backward(mg_arena *a, const int32_t *nodes)
+{
+    double *grad = a->grad;
+    const double *data = a->data;
+    uint8_t *flags = a->flags;
+    for (int q = 0; q < GROUP; q++)
+        if (flags[nodes[q]] & MG_GRAD_INT)
+            return 0;
+    const int32_t *k[GROUP];
+    int32_t n = 0;
+    double g[GROUP];
+    for (int q = 0; q < GROUP; q++) {
+        n = children(a, nodes[q], &k[q]);
+        g[q] = grad[nodes[q]];
+        acc(a, k[q][0], g[q], 0);                       /* the first sum's self.grad += out.grad */
+    }
+    double *gw0 = grad + k[0][1], *gw1 = grad + k[1][1], *gw2 = grad + k[2][1], *gw3 = grad + k[3][1];
+    const double *w0 = data + k[0][1], *w1 = data + k[1][1], *w2 = data + k[2][1], *w3 = data + k[3][1];
+    const int32_t *xs = k[0];
+    for (int32_t j = 0, e = 2; e < n; j++, e += 2) {
+        int32_t x = xs[e];
+        double dx = data[x], t = grad[x];           /* no weight is an input: t is not stale */
+        gw0[j] += dx * g[0];
+        gw1[j] += dx * g[1];
+        gw2[j] += dx * g[2];
+        gw3[j] += dx * g[3];
+        t += w0[j] * g[0];
+        t += w1[j] * g[1];
+        t += w2[j] * g[2];
+        t += w3[j] * g[3];
+        grad[x] = t;
+    }
+    for (int32_t e = 2; e < n; e += 2)
+        flags[xs[e]] &= (uint8_t)~MG_GRAD_INT;
+    for (int q = 0; q < GROUP; q++)
+        clear_flag(flags + k[q][1], n / 2, MG_GRAD_INT);
+    return GROUP;
 }
 
 /* d logsumexp / dx_j = exp(x_j - out): the softmax */
@@ -832,7 +1066,7 @@ static void backward_node(mg_arena *a, int32_t i)
         break;
     }
     case MG_DOT:
-        dot_backward(a, k, n, g, gi);
+        dot_backward(a, k, n, g, gi, (a->flags[i] & RUN) != 0);
         break;
     case MG_LSE:
         lse_backward(a, i, k, n, g);
@@ -863,15 +1097,20 @@ int mg_backward(mg_arena *a, int32_t root)
     const int32_t *order = p ? p->order : a->order;
     for (int32_t k = 0; k < n; k++) {
         int32_t i = order[k];
-        a->flags[i] &= (uint8_t)~SEEN;
-        if (a->op[i] != MG_LEAF) {
+        if (!p)
+            a->flags[i] &= (uint8_t)~SEEN;  /* set by topo(); a plan has no leaves */
+        if (p || a->op[i] != MG_LEAF) {
             a->grad[i] = 0;
             a->flags[i] |= MG_GRAD_INT;
         }
     }
     a->grad[root] += 1;     /* self.grad = 1 */
-    for (int32_t k = n - 1; k >= 0; k--)
-        backward_node(a, order[k]);
+    for (int32_t k = n - 1; k >= 0; k--) {
+        if (p && p->span[k] == -GROUP && group_backward(a, order + k - (GROUP - 1)))
+            k -= GROUP - 1;
+        else
+            backward_node(a, order[k]);
+    }
     UNLOCK(&a->lock);
     return MG_OK;
 }
@@ -886,21 +1125,24 @@ int mg_forward(mg_arena *a, int32_t root, int32_t *failed)
     mg_plan *p = mg_alive(a, root) ? plan_get(a, root) : NULL;
     if (!p)
         status = mg_alive(a, root) ? MG_ENOMEM : MG_EINDEX;
-    for (int32_t k = 0; p && k < p->n; k++) {
+    for (int32_t k = 0; p && k < p->n; ) {
         int32_t i = p->order[k];
-        int op = a->op[i], is_int;
-        if (op == MG_LEAF)
+        if (p->span[k] == GROUP && group_forward(a, p->order + k)) {
+            k += GROUP;
             continue;
+        }
         const int32_t *kids;
         int32_t n = children(a, i, &kids);
+        int is_int;
         double data;
-        status = evaluate(a, op, kids, n, a->arg[i], a->flags[i] & MG_ARG_INT, &data, &is_int);
+        status = evaluate(a, a->op[i], kids, n, a->arg[i], a->flags[i] & MG_ARG_INT, &data, &is_int);
         if (status != MG_OK) {
             *failed = i;
             break;
         }
         a->data[i] = data;
         set_flag(&a->flags[i], MG_DATA_INT, is_int);
+        k++;
     }
     UNLOCK(&a->lock);
     return status;

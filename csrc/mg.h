@@ -124,3 +124,36 @@ int mg_forward(mg_arena *a, int32_t root, int32_t *failed);
 
 /* one call for a whole parameter list */
 int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n);
+
+/* optimizers ---------------------------------------------------------------
+ * torch.optim's SGD, Adam and AdamW over a fixed array of parameter nodes, one
+ * call per step. An mg_optim holds the per-parameter state (SGD's momentum
+ * buffer; Adam's exp_avg and exp_avg_sq) and the step count. Ownership:
+ * mg_optim_new creates it, with its own copy of the indices; mg_optim_free frees
+ * it (Python: ffi.gc on the optimizer object) and never touches the arena. It
+ * holds no node references: the caller keeps the parameter nodes alive; a step
+ * over a dead node is MG_EINDEX and changes nothing. lr is an argument of each
+ * step, because users change it between steps. */
+typedef enum { MG_SGD = 0, MG_ADAM, MG_ADAMW, MG_OPTIM_COUNT } mg_optim_kind;
+
+typedef struct {          /* torch.optim's hyper-parameters, except lr */
+    int kind;             /* an mg_optim_kind */
+    double weight_decay;  /* every kind: L2 for SGD and Adam, decoupled for AdamW */
+    double momentum, dampening;    /* SGD */
+    int nesterov;
+    double beta1, beta2, eps;      /* Adam, AdamW */
+} mg_optim_config;
+
+typedef struct mg_optim mg_optim;   /* opaque: holds its arena and its moments */
+
+/* MG_ENOMEM, MG_EOP (unknown kind) or MG_EINDEX (n < 0; a, config or idx NULL) leave *out unset */
+int mg_optim_new(mg_arena *a, const mg_optim_config *config, const int32_t *idx, int32_t n,
+                 mg_optim **out);
+void mg_optim_free(mg_optim *o);
+int mg_optim_step(mg_optim *o, double lr);   /* data of every parameter, then step += 1 */
+int mg_optim_zero_grad(mg_optim *o);         /* grads to the int 0, as mg_zero_grad */
+/* the state: n doubles in m (SGD's momentum buffer, Adam's exp_avg) and in v
+ * (Adam's exp_avg_sq; SGD has none), and the steps taken. NULL: not copied.
+ * MG_ERANGE for v given with SGD, or mg_optim_load given step < 0. */
+int mg_optim_state(mg_optim *o, double *m, double *v, int64_t *step);
+int mg_optim_load(mg_optim *o, const double *m, const double *v, int64_t step);

@@ -5,6 +5,7 @@
  * by design). It creates, grows, limits, reuses and frees arenas and graphs,
  * drives every error path, and exits non-zero on the first wrong status or number.
  * Not a test of the math (tests/ compare that with PyTorch and finite differences).
+ * It links every C file of csrc, so optim.c's optimizers are exercised here too.
  */
 #include <math.h>
 #include <stdint.h>
@@ -211,6 +212,57 @@ static void churn(void)
     mg_arena_free(a);
 }
 
+/* optimizers: a step of each kind, state in and out, a dead parameter, and
+ * optimizers freed before and after their arena (mg_optim_free never touches it) */
+static void optimizers(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    double init[3] = { 1.0, -2.0, 0.5 };
+    int32_t p[3] = { push(a, MG_LEAF, -1, -1, init[0]), push(a, MG_LEAF, -1, -1, init[1]),
+                     push(a, MG_LEAF, -1, -1, init[2]) };
+    mg_optim_config configs[MG_OPTIM_COUNT] = {
+        { .kind = MG_SGD, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01 },
+        { .kind = MG_ADAM, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01 },
+        { .kind = MG_ADAMW, .beta1 = 0.3, .beta2 = 0.9, .eps = 1e-8, .weight_decay = 0.01 },
+    };
+    mg_optim *o[MG_OPTIM_COUNT + 1] = { NULL };
+    for (int k = 0; k < MG_OPTIM_COUNT; k++) {
+        CHECK(mg_optim_new(a, &configs[k], p, 3, &o[k]) == MG_OK);
+        for (int s = 0; s < 3; s++) {
+            for (int j = 0; j < 3; j++)
+                CHECK(mg_set(a, p[j], MG_GRAD, 0.25 * (j + 1), 0) == MG_OK);
+            CHECK(mg_optim_step(o[k], 0.1) == MG_OK);
+        }
+        CHECK(mg_optim_zero_grad(o[k]) == MG_OK && get(a, p[1], MG_GRAD) == 0);
+    }
+    for (int j = 0; j < 3; j++)
+        CHECK(isfinite(get(a, p[j], MG_DATA)) && get(a, p[j], MG_DATA) < init[j]);  /* grads > 0 */
+    double m[3], v[3], ones[3] = { 1, 1, 1 };
+    int64_t step = 0;
+    CHECK(mg_optim_state(o[MG_ADAM], m, v, &step) == MG_OK && step == 3 && m[2] > m[0]);
+    CHECK(mg_optim_load(o[MG_ADAM], ones, ones, 5) == MG_OK);
+    CHECK(mg_optim_state(o[MG_ADAM], m, v, &step) == MG_OK && step == 5 && m[1] == 1 && v[2] == 1);
+    CHECK(mg_optim_state(o[MG_SGD], m, v, &step) == MG_ERANGE);     /* SGD has no v */
+    CHECK(mg_optim_load(o[MG_SGD], m, NULL, -1) == MG_ERANGE);
+    CHECK(mg_optim_new(a, &configs[0], p, -1, &o[3]) == MG_EINDEX);
+    CHECK(mg_optim_new(a, &configs[0], NULL, 3, &o[3]) == MG_EINDEX);
+    mg_optim_config bad = { .kind = MG_OPTIM_COUNT };
+    CHECK(mg_optim_new(a, &bad, p, 3, &o[3]) == MG_EOP && o[3] == NULL);
+    CHECK(mg_optim_new(a, &configs[0], p, 0, &o[3]) == MG_OK && mg_optim_step(o[3], 1) == MG_OK);
+    /* a dead parameter: nothing changes */
+    double before = get(a, p[0], MG_DATA);
+    CHECK(mg_release(a, &p[2], 1) == MG_OK);
+    CHECK(mg_optim_step(o[MG_ADAMW], 0.1) == MG_EINDEX && get(a, p[0], MG_DATA) == before);
+    CHECK(mg_optim_zero_grad(o[MG_ADAMW]) == MG_EINDEX);
+    CHECK(mg_optim_state(o[MG_ADAMW], NULL, NULL, &step) == MG_OK && step == 3);
+    mg_optim_free(o[MG_SGD]);
+    mg_optim_free(o[3]);
+    mg_optim_free(NULL);
+    mg_arena_free(a);
+    mg_optim_free(o[MG_ADAM]);      /* after its arena: it only frees its own memory */
+    mg_optim_free(o[MG_ADAMW]);
+}
+
 int main(void)
 {
     names();
@@ -219,6 +271,7 @@ int main(void)
     out_of_memory();
     dot();
     churn();
+    optimizers();
     for (int k = 0; k < 100; k++) {     /* arenas created and freed in a loop */
         mg_arena *a = mg_arena_new(k);
         push(a, MG_LEAF, -1, -1, k);
