@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from micrograd.data import moons
-from micrograd.demo.moons import figure, train
+from micrograd.demo.moons import figure, train, train_fast
 from micrograd.nn import MLP
 from oracle import ORACLE, run_original
 
@@ -357,13 +357,8 @@ def test_graph_without_graphviz_exits_before_training_with_an_install_hint(tmp_p
 
 # ---------------------------------------------------------------- --fast
 
-from micrograd.demo.moons import has_fast_api, train_fast   # noqa: E402
-
-needs_fast_api = pytest.mark.skipif(not has_fast_api(), reason="--fast needs Value.forward, "
-                                    "engine.get_data and micrograd.optim.SGD (not merged yet)")
 
 
-@needs_fast_api
 def test_fast_path_matches_the_notebooks_losses_and_accuracies_step_by_step():
     X, y = moons(100, noise=0.1, seed=1337)
     random.seed(1337)
@@ -376,7 +371,6 @@ def test_fast_path_matches_the_notebooks_losses_and_accuracies_step_by_step():
     assert fast[-1][0] < fast[0][0]
 
 
-@needs_fast_api
 def test_fast_option_trains_100_steps_to_full_training_accuracy():
     out = demo("--fast")
     assert out.returncode == 0, out.stderr
@@ -385,18 +379,10 @@ def test_fast_option_trains_100_steps_to_full_training_accuracy():
     assert re.search(r"done: 100 steps .* accuracy 100\.0%$", out.stdout, re.M)
 
 
-@needs_fast_api
 def test_fast_option_gives_the_default_runs_printed_losses():
     slow, fast = demo("--steps", 5), demo("--steps", 5, "--fast")
     assert fast.returncode == 0, fast.stderr
     assert steps(fast) == steps(slow) and len(steps(fast)) == 5
-
-
-def test_fast_option_without_the_fast_api_exits_with_what_is_missing():
-    out = demo("--fast", prelude="sys.modules['micrograd.optim'] = None")
-    assert out.returncode == 1
-    assert "--fast needs" in out.stderr and "micrograd.optim.SGD" in out.stderr
-    assert "Traceback" not in out.stderr and not steps(out)
 
 
 def test_help_names_both_examples():

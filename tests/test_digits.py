@@ -19,8 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 needs_sklearn = pytest.mark.skipif(not HAS_SKLEARN, reason="scikit-learn not installed: "
                                    "pip install 'micrograd-c[data]'")
-needs_api = pytest.mark.skipif(not digits.has_api(), reason=f"digits needs {digits.API} "
-                               "(micrograd.optim not merged yet)")
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
                                       reason="matplotlib not installed (pip install matplotlib)")
 
@@ -115,7 +113,6 @@ def test_progress_uses_tqdm_when_it_is_installed():
 
 
 @needs_sklearn
-@needs_api
 @needs_matplotlib
 def test_a_short_run_learns_and_writes_the_plot(tmp_path):
     out = run("--epochs", 3, "--samples", 1000, "--hidden", 16, "--plot", tmp_path / "d.png",
@@ -169,7 +166,6 @@ def test_bad_option_values_give_a_usage_error_not_a_traceback(args):
 
 
 @needs_sklearn
-@needs_api
 def test_a_batch_larger_than_the_training_set_is_an_error():
     out = run("--samples", 20, "--batch-size", 64)
     assert out.returncode == 1 and "--batch-size 64 is more than the 16 training images" \
@@ -177,14 +173,12 @@ def test_a_batch_larger_than_the_training_set_is_an_error():
 
 
 @needs_sklearn
-@needs_api
 def test_a_held_out_set_of_no_images_is_an_error():
     out = run("--samples", 20, "--held-out", 0.01)
     assert out.returncode == 1 and "--held-out 0.01 of 20 images holds none out" in out.stderr
 
 
 @needs_sklearn
-@needs_api
 def test_the_default_run_reaches_95_percent_on_held_out_digits():
     out = run()
     assert out.returncode == 0, out.stderr

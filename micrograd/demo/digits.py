@@ -20,6 +20,7 @@ from micrograd.demo import cli, plot as plots
 from micrograd.engine import Value, get_data, set_data
 from micrograd.losses import cross_entropy
 from micrograd.nn import MLP, save
+from micrograd.optim import Adam
 
 try:
     import numpy as np
@@ -27,7 +28,6 @@ except ImportError:         # the data extra is missing: main() says what to ins
     np = None
 
 INSTALL = "pip install 'micrograd-c[data]'"
-API = "micrograd.optim.Adam"
 CLASSES = 10
 
 
@@ -52,14 +52,6 @@ def _needs_data():
     if np is None or load_digits is None:
         sys.exit(f"error: the digits example needs scikit-learn and numpy: {INSTALL}")
     return load_digits
-
-
-def has_api():
-    try:
-        from micrograd.optim import Adam  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- a batch graph, replayed
@@ -106,7 +98,6 @@ def train(model, graph, data, epochs, lr, seed, on_epoch=None):
     epoch left out), its learning rate decaying linearly from lr to lr/10;
     [(mean training loss, training accuracy, held-out accuracy, seconds)] per epoch,
     on_epoch(epoch, *that) after each, outside the timing."""
-    from micrograd.optim import Adam
     X, y, X_test, y_test = data
     opt = Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
@@ -168,8 +159,6 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     _needs_data()
-    if not has_api():
-        sys.exit(f"error: the digits example needs {API}, which this build of micrograd lacks")
     if args.plot:
         plots.pyplot()                  # fail now, not after training
     split = data(args.held_out, args.seed, args.samples)

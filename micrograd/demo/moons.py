@@ -25,6 +25,7 @@ from micrograd.demo.graph import check_graphviz, draw_neuron
 from micrograd.engine import Value, get_data
 from micrograd.losses import hinge
 from micrograd.nn import MLP
+from micrograd.optim import SGD
 
 # ---------------------------------------------------------------- the notebook's training
 # These four functions use only micrograd 0.1.0's API and the globals Value, MLP,
@@ -76,23 +77,11 @@ def train(model, X, y, steps, horizon=None, on_step=None):
 
 # ---------------------------------------------------------------- --fast: build once, replay
 
-FAST_API = "micrograd.optim.SGD"
-
-
-def has_fast_api():
-    try:
-        from micrograd.optim import SGD  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def train_fast(model, X, y, steps, horizon=None, on_step=None):
     """train(), with the notebook's loss graph built once (the step-0 forward) and then
     replayed: loss.forward() recomputes every node from the new parameters in C, and
     micrograd.optim.SGD updates them in one call. Same numbers as train(); same return.
     The seconds of step 0 include building the graph."""
-    from micrograd.optim import SGD
     t0 = time.perf_counter()
     inputs = [list(map(Value, xrow)) for xrow in X]              # the notebook's loss()
     scores = list(map(model, inputs))
@@ -156,8 +145,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.fast and not has_fast_api():
-        sys.exit(f"error: --fast needs {FAST_API}, which this build of micrograd lacks")
     if args.plot:
         plots.pyplot()                  # fail now, not after training
     if args.graph and args.graph.suffix.lower() != ".dot":
