@@ -499,8 +499,11 @@ def get_grad(values, out=None):
 
 
 def stats():
-    """The arena's live nodes, capacity and bytes, for tests and benchmarks."""
+    """The arena's live nodes, capacity and bytes, the children of n-ary nodes
+    (edges) and the kept orders of forward() (plans), for tests and benchmarks."""
     _flush()
     s = ffi.new("mg_stats *")
     lib.mg_arena_stats(_arena, s)
-    return {"live": s.live, "cap": s.cap, "bytes": s.bytes, "bytes_per_node": s.bytes_per_node}
+    return {"live": s.live, "cap": s.cap, "bytes": s.bytes, "bytes_per_node": s.bytes_per_node,
+            "edges": s.edges, "edge_bytes": s.edge_bytes, "plans": s.plans,
+            "plan_bytes": s.plan_bytes}

@@ -13,6 +13,7 @@ import shutil
 import warnings
 
 _RANKDIRS = ("LR", "TB", "RL", "BT")
+_NARY = ("dot", "logsumexp")        # ops of one node with any number of children
 _MISSING = ("draw_dot needs the graphviz Python package: pip install graphviz "
             "(or pip install micrograd-c[viz]); rendering also needs the Graphviz "
             "'dot' program from your system's package, e.g. apt install graphviz")
@@ -34,6 +35,12 @@ def _trace(root, max_nodes):
                 index[child] = len(index)
                 stack.append(child)
     return index, edges
+
+
+def _arity(v):
+    """How many children a node has, repeats included (w*x with w is x counts twice)."""
+    from micrograd.engine import _kids
+    return len(_kids(v._i))
 
 
 def _escape(text, specials=""):
@@ -65,6 +72,8 @@ def _graph(root, rankdir, max_nodes):
     for v, i in index.items():
         nodes.append((f"n{i}", _record(v), "record"))
         op = v._op
+        if op in _NARY:     # one node for many children: say how many
+            op = f"{op} ({_arity(v)})"
         if op:
             nodes.append((f"n{i}_op", _escape(op), "ellipse"))
             edges.append((f"n{i}_op", f"n{i}"))
