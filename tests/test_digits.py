@@ -95,13 +95,23 @@ def test_accuracy_counts_every_image_once_across_a_padded_last_chunk():
 # ---------------------------------------------------------------- progress bar
 
 
-def test_builtin_progress_bar_yields_everything_and_draws_on_stderr(monkeypatch):
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("stderr, drawn", [(Terminal, True), (io.StringIO, False)])
+def test_builtin_progress_bar_yields_everything_and_draws_only_on_a_terminal(monkeypatch,
+                                                                             stderr, drawn):
     monkeypatch.setitem(sys.modules, "tqdm", None)            # as if tqdm were missing
-    err = io.StringIO()
+    err = stderr()
     monkeypatch.setattr(sys, "stderr", err)
     assert list(cli.progress(iter("abcd"), 4, "epoch 1/2")) == list("abcd")
-    assert "epoch 1/2 [" in err.getvalue() and "] 4/4 " in err.getvalue()
-    assert err.getvalue().endswith("\r")                      # and leaves the line blank
+    if drawn:
+        assert "epoch 1/2 [" in err.getvalue() and "] 4/4 " in err.getvalue()
+        assert err.getvalue().endswith("\r")                  # and leaves the line blank
+    else:
+        assert err.getvalue() == ""
 
 
 def test_progress_uses_tqdm_when_it_is_installed():

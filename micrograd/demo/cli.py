@@ -82,11 +82,11 @@ def writable(path):
 
 def progress(iterable, total, desc):
     """iterable, showing a progress bar on stderr while it is consumed: tqdm's if tqdm
-    is installed, else a small one of our own."""
+    is installed, else a small one of our own, drawn only on a terminal (not in logs)."""
     try:
         from tqdm import tqdm
     except ImportError:
-        return _bar(iterable, total, desc)
+        return _bar(iterable, total, desc) if sys.stderr.isatty() else iterable
     return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr)
 
 
