@@ -83,7 +83,9 @@ sanitize: $(VENV)/.test-deps $(ORACLE)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 # make soak: 10,000 training steps of the demo model; live nodes and RSS every 500
-# steps to benchmarks/soak.csv, plotted to benchmarks/soak.png (about 10 minutes).
+# steps to benchmarks/soak.csv, plotted to benchmarks/soak.png (about 10 minutes);
+# then 10,000 replayed steps of the fast path (benchmarks/soak-replay.*, seconds).
 soak: $(VENV)/.installed
 	$(PY) -c "import matplotlib" 2>/dev/null || $(PIP) install -q matplotlib
 	$(PY) benchmarks/soak.py
+	$(PY) benchmarks/soak.py --replay
