@@ -389,3 +389,9 @@ def test_help_names_both_examples():
     out = demo("--help")
     assert out.returncode == 0 and "[moons]" in out.stdout and "digits --help" in out.stdout
     assert "--fast" in out.stdout
+
+
+def test_moons_named_first_is_the_default_example():
+    named, default = demo("moons", "--steps", 2), demo("--steps", 2)
+    assert named.returncode == 0, named.stderr
+    assert steps(named) == steps(default) and len(steps(named)) == 2
