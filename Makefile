@@ -7,10 +7,13 @@ PIP := $(PY) -m pip
 ORACLE := .oracle/micrograd-0.1.0
 ENGINE := $(wildcard csrc/*.c csrc/*.h) micrograd/_build.py setup.py pyproject.toml
 
-.PHONY: demo test test-slow bench bench-quick sanitize soak clean
+.PHONY: demo digits test test-slow bench bench-quick sanitize soak clean
 
 demo: $(VENV)/.installed
 	$(PY) -m micrograd.demo
+
+digits: $(VENV)/.data-deps
+	$(PY) -m micrograd.demo digits
 
 test: $(VENV)/.test-deps $(ORACLE)
 	$(PY) -m pytest -q
@@ -36,7 +39,13 @@ $(VENV)/.installed: $(VENV)/.venv $(ENGINE)
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.installed
-	$(PIP) install -q pytest hypothesis pytest-benchmark numpy matplotlib graphviz torch==2.13.0
+	$(PIP) install -q pytest hypothesis pytest-benchmark numpy matplotlib graphviz torch==2.13.0 \
+		scikit-learn
+	touch $@
+
+# the `data` extra of pyproject.toml, for the digits example
+$(VENV)/.data-deps: $(VENV)/.installed
+	$(PIP) install -q scikit-learn numpy
 	touch $@
 
 # micrograd 0.1.0 from PyPI, the behavioural oracle: its import name is ours,

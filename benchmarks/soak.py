@@ -1,7 +1,7 @@
 """Soak: 10,000 training steps of the demo model, watching memory.
 
 MLP(2, [16, 16, 1]) on 100 two-moons points, the demo's SVM loss + L2 and SGD
-(micrograd.demo.step), with the arena's live node count and the process's RSS
+(micrograd.demo.moons.step), with the arena's live node count and the process's RSS
 sampled every 500 steps. Both must be flat after warm-up: every step builds and
 drops a graph of about 100,000 nodes, so a leak of one node per step shows.
 --replay soaks the fast path instead: a fused model's graph built once, then per
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from micrograd.data import moons
-from micrograd.demo import learning_rate, step
+from micrograd.demo.moons import learning_rate, step
 from micrograd.engine import stats
 from micrograd.nn import MLP
 

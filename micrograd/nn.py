@@ -8,11 +8,18 @@ Added, without changing the original signatures: activation='relu' | 'tanh' |
 'sigmoid' | 'linear' (MLP applies it to hidden layers, the last layer stays linear),
 fused=True (each neuron's sum is one n-ary 'dot' node: the same data, fewer nodes,
 for replaying a graph with forward()), and checks that reject bad sizes and
-activations up front.
+activations up front; state_dict() / load_state_dict() and save() / load(), which
+keep a model's parameters in JSON (every float exact, as float.hex; nothing in a
+file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
 """
+import json
+import math
+import numbers
 import operator
+import os
 import random
+import struct
 
 from micrograd.engine import Value, dot
 
@@ -45,6 +52,18 @@ class Module:
 
     def parameters(self):
         return []
+
+    def state_dict(self):
+        """{name: number or list of numbers}, a copy of every parameter's data; names
+        as torch's: 'layers.0.neurons.3.w' (a list), 'layers.0.neurons.3.b'."""
+        return {name: [v.data for v in p] if isinstance(p, list) else p.data
+                for name, p in _named_parameters(self)}
+
+    def load_state_dict(self, state):
+        """Set every parameter from a state_dict(); checks it all before writing anything,
+        so a wrong state (ValueError, TypeError) leaves the model unchanged."""
+        for v, x in _checked_writes(self, state):
+            v.data = x
 
 class Neuron(Module):
 
@@ -106,3 +125,139 @@ class MLP(Module):
 
     def __repr__(self):
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+# ---------------------------------------------------------------- state_dict, save, load
+
+def _named_parameters(module, prefix=""):
+    """(name, Value or list of Values) for every parameter below module, in attribute
+    order: a Value or a list of Values is a parameter, a list of Modules is descended."""
+    for attr, x in vars(module).items():
+        if isinstance(x, Value):
+            yield prefix + attr, x
+        elif isinstance(x, list) and x and all(isinstance(v, Value) for v in x):
+            yield prefix + attr, x
+        elif isinstance(x, list) and x and all(isinstance(m, Module) for m in x):
+            for i, m in enumerate(x):
+                yield from _named_parameters(m, f"{prefix}{attr}.{i}.")
+
+
+def _checked_writes(module, state):
+    """[(Value, number)] to set, once state is known to fit module exactly."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__!r}")
+    params = dict(_named_parameters(module))
+    missing = [k for k in params if k not in state]
+    unexpected = [k for k in state if k not in params]
+    if missing or unexpected:
+        raise ValueError("state does not fit this model: " + "; ".join(
+            f"{what} {len(keys)} key(s): {', '.join(map(repr, keys[:3]))}"
+            f"{', ...' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected)) if keys))
+    writes = []
+    for name, p in params.items():
+        x = state[name]
+        if isinstance(p, list):
+            if not isinstance(x, (list, tuple)):
+                raise TypeError(f"{name}: expected a list of {len(p)} numbers, "
+                                f"got {type(x).__name__!r}")
+            if len(x) != len(p):
+                raise ValueError(f"{name}: expected {len(p)} numbers, got {len(x)}")
+            writes += zip(p, (_real(xi, f"{name}[{i}]") for i, xi in enumerate(x)))
+        else:
+            writes.append((p, _real(x, name)))
+    return writes
+
+
+def _real(x, name):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(x).__name__!r}")
+    try:
+        float(x)
+    except OverflowError:       # an int no float64 holds: Value(x) would raise it too
+        raise ValueError(f"{name}: {x} is too large for a float64") from None
+    return x
+
+
+FORMAT = "micrograd-c state_dict"
+_NAN = "nan:"       # a NaN, written with its 64 bits (sign and payload) in hex
+
+
+def save(model, path):
+    """Write model.state_dict() to path as JSON: ints as ints, floats as float.hex
+    strings ('0x1.8p+1', 'inf', and 'nan:7ff8000000000000' for a NaN), so loading gives
+    back every bit. Written to a temporary file first: a failed save leaves path as it was."""
+    state = _module(model).state_dict()
+    text = json.dumps({"format": FORMAT, "version": 1,
+                       "state": {k: _encode(v) for k, v in state.items()}})
+    tmp = f"{os.fspath(path)}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(model, path):
+    """Set model's parameters from a file written by save(), and return model. A file
+    that is not such a file, or does not fit the model, raises ValueError or TypeError
+    naming what is wrong, and leaves the model unchanged."""
+    _module(model)
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_reject)
+    except ValueError as e:             # not UTF-8, or not JSON: truncated or corrupted
+        raise ValueError(f"{os.fspath(path)} is not a model file from "
+                         f"micrograd.nn.save (truncated or corrupted?): {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != 1 \
+            or not isinstance(doc.get("state"), dict):
+        raise ValueError(f"{os.fspath(path)} is not a model file from micrograd.nn.save: "
+                         f"expected a JSON object with format {FORMAT!r}, version 1 and a state")
+    model.load_state_dict({k: _decode(v, k) for k, v in doc["state"].items()})
+    return model
+
+
+def _module(model):
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a micrograd.nn.Module, not {type(model).__name__!r}")
+    return model
+
+
+def _encode(x):
+    if isinstance(x, list):
+        return [_encode(v) for v in x]
+    if isinstance(x, int):
+        return x
+    if math.isnan(x):
+        return f"{_NAN}{struct.unpack('<Q', struct.pack('<d', x))[0]:016x}"
+    return x.hex()
+
+
+def _decode(x, name):
+    if isinstance(x, list):
+        return [_decode(v, f"{name}[{i}]") for i, v in enumerate(x)]
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x
+    if not isinstance(x, str):
+        raise TypeError(f"{name}: expected an int or a float.hex string, "
+                        f"got {type(x).__name__!r}")
+    if x.startswith(_NAN) and len(x) == len(_NAN) + 16:
+        try:
+            f = struct.unpack("<d", struct.pack("<Q", int(x[len(_NAN):], 16)))[0]
+        except (ValueError, struct.error):
+            f = 0.0
+        if math.isnan(f):
+            return f
+    elif x.lstrip("-").startswith("0x") or x in ("inf", "-inf"):
+        try:
+            return float.fromhex(x)
+        except (ValueError, OverflowError):
+            pass
+    raise ValueError(f"{name}: {x!r} is not a float.hex string")
+
+
+def _reject(constant):
+    raise ValueError(f"{constant} is not allowed (floats are float.hex strings)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from micrograd.data import moons
-from micrograd.demo import figure, train
+from micrograd.demo.moons import figure, train, train_fast
 from micrograd.nn import MLP
 from oracle import ORACLE, run_original
 
@@ -353,3 +353,45 @@ def test_graph_without_graphviz_exits_before_training_with_an_install_hint(tmp_p
     assert all(hint in out.stderr for hint in hints + ["--graph FILE.dot"])
     assert "Traceback" not in out.stderr and not steps(out)
     assert not (tmp_path / "neuron.svg").exists()
+
+
+# ---------------------------------------------------------------- --fast
+
+
+
+def test_fast_path_matches_the_notebooks_losses_and_accuracies_step_by_step():
+    X, y = moons(100, noise=0.1, seed=1337)
+    random.seed(1337)
+    slow = train(MLP(2, [16, 16, 1]), X, y, 20, horizon=100)
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1], fused=True)
+    fast = train_fast(model, X, y, 20, horizon=100)
+    assert [h[0] for h in fast] == pytest.approx([h[0] for h in slow], rel=1e-9, abs=0)
+    assert [h[1] for h in fast] == [h[1] for h in slow]
+    assert fast[-1][0] < fast[0][0]
+
+
+def test_fast_option_trains_100_steps_to_full_training_accuracy():
+    out = demo("--fast")
+    assert out.returncode == 0, out.stderr
+    assert "one graph replayed (--fast)" in out.stdout
+    assert [s[0] for s in steps(out)] == list(range(100))
+    assert re.search(r"done: 100 steps .* accuracy 100\.0%$", out.stdout, re.M)
+
+
+def test_fast_option_gives_the_default_runs_printed_losses():
+    slow, fast = demo("--steps", 5), demo("--steps", 5, "--fast")
+    assert fast.returncode == 0, fast.stderr
+    assert steps(fast) == steps(slow) and len(steps(fast)) == 5
+
+
+def test_help_names_both_examples():
+    out = demo("--help")
+    assert out.returncode == 0 and "[moons]" in out.stdout and "digits --help" in out.stdout
+    assert "--fast" in out.stdout
+
+
+def test_moons_named_first_is_the_default_example():
+    named, default = demo("moons", "--steps", 2), demo("--steps", 2)
+    assert named.returncode == 0, named.stderr
+    assert steps(named) == steps(default) and len(steps(named)) == 2
