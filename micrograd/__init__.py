@@ -1,4 +1,98 @@
-"""micrograd, with its graph in C: `from micrograd.engine import Value` as before."""
-from micrograd.engine import Value
+"""micrograd, with its graph in C: `from micrograd.engine import Value` as before.
 
-__all__ = ["Value"]
+This file is micrograd-c's own (micrograd 0.1.0's __init__.py is empty), so it runs
+first on any `import micrograd...` and checks that the package is whole:
+- a source checkout that shadows the installed package (Python puts the current
+  folder first on sys.path) has no compiled engine: an ImportError says why and
+  what to do, instead of "No module named 'micrograd._mg'";
+- PyPI's `micrograd` installed beside us shares the import name, and each
+  overwrites the other's files: a warning, once, with the exact commands to fix it.
+`python -m micrograd` reports all of this (micrograd/doctor.py).
+Not here: anything that needs the C engine (engine.py).
+"""
+import os as _os
+import sys as _sys
+import warnings as _warnings
+from importlib import metadata as _metadata
+from importlib.util import find_spec as _find_spec
+
+DIST = "micrograd-c"            # our distribution; the import name `micrograd` is shared
+ORIGINAL = "micrograd"          # Karpathy's, on PyPI
+
+
+def _dist_version(name):
+    """The installed version of distribution `name`, or None."""
+    try:
+        return _metadata.version(name)
+    except _metadata.PackageNotFoundError:
+        return None
+
+
+__version__ = _dist_version(DIST) or "0+unknown"    # unknown: a checkout not installed
+
+
+class CoexistenceWarning(UserWarning):
+    """micrograd-c and PyPI's micrograd are both installed."""
+
+
+def _reinstall_command():
+    """The pip command that installs micrograd-c again as it was installed (PEP 610)."""
+    import json
+    pip = f"{_sys.executable} -m pip install"
+    direct = {}
+    for dist in _metadata.distributions(name=DIST):    # a checkout's egg-info may come first
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        if direct:
+            break
+    url = direct.get("url", "")
+    if url.startswith("file://") and "dir_info" in direct:
+        path = url[len("file://"):]
+        editable = direct["dir_info"].get("editable")
+        return f"{pip} {'-e ' if editable else ''}{path}"
+    return f"{pip} {DIST}" + (f"=={__version__}" if __version__ != "0+unknown" else "")
+
+
+def coexistence_message(original_version):
+    """What is wrong when PyPI's micrograd is installed too, and the commands that fix it."""
+    return (f"PyPI's micrograd {original_version} (Karpathy's original) is installed beside "
+            f"{DIST} {__version__}. Both install the package `micrograd`, so the one installed "
+            f"last has overwritten the other's files, and `pip uninstall micrograd` would delete "
+            f"files of {DIST} (this import loaded {DIST}'s). To keep only {DIST}:\n"
+            f"    {_sys.executable} -m pip uninstall -y {ORIGINAL} {DIST}\n"
+            f"    {_reinstall_command()}\n"
+            f"To switch to the original instead: uninstall both as above, then "
+            f"`pip install {ORIGINAL}=={original_version}`. See `python -m micrograd`.")
+
+
+def _not_built_message(here):
+    """Why micrograd._mg is missing from the package folder `here`, and what to do."""
+    root = _os.path.dirname(here)
+    if _os.path.exists(_os.path.join(root, "setup.py")) and \
+            _os.path.isdir(_os.path.join(root, "csrc")):
+        installed = _dist_version(DIST)
+        elsewhere = (f" ({DIST} {installed} is installed, and is what Python imports from any "
+                     "other folder)") if installed else ""
+        return (f"micrograd's compiled engine (micrograd._mg) is not in {here}: that folder is "
+                f"{DIST}'s source checkout, which Python imports before the installed package "
+                f"because it is the current folder or on sys.path{elsewhere}. Either install "
+                f"the checkout in editable mode, which compiles the engine in place "
+                f"(pip install -e {root}), or run Python from another folder.")
+    return (f"micrograd's compiled engine (micrograd._mg) is missing from {here}: the "
+            f"installation is incomplete (was PyPI's micrograd installed or uninstalled over "
+            f"it?). Reinstall: pip install --force-reinstall {DIST}; `python -m micrograd` "
+            f"tells what is installed.")
+
+
+if _find_spec("micrograd._mg") is None:
+    raise ImportError(_not_built_message(__path__[0]), name="micrograd._mg")
+
+_original_version = _dist_version(ORIGINAL)
+if _original_version is not None:
+    _warnings.warn(coexistence_message(_original_version), CoexistenceWarning, stacklevel=2)
+
+from micrograd.engine import Value  # noqa: E402  (after the checks above)
+
+__all__ = ["Value", "__version__"]
