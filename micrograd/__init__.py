@@ -12,8 +12,6 @@ Not here: anything that needs the C engine (engine.py).
 """
 import os as _os
 import sys as _sys
-import warnings as _warnings
-from importlib import metadata as _metadata
 from importlib.util import find_spec as _find_spec
 
 DIST = "micrograd-c"            # our distribution; the import name `micrograd` is shared
@@ -22,13 +20,34 @@ ORIGINAL = "micrograd"          # Karpathy's, on PyPI
 
 def _dist_version(name):
     """The installed version of distribution `name`, or None."""
+    from importlib import metadata      # here: importing it costs more than all of micrograd
     try:
-        return _metadata.version(name)
-    except _metadata.PackageNotFoundError:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
         return None
 
 
-__version__ = _dist_version(DIST) or "0+unknown"    # unknown: a checkout not installed
+def __getattr__(name):
+    """micrograd.__version__, read from the installed metadata when first asked for."""
+    if name == "__version__":
+        version = globals()["__version__"] = _dist_version(DIST) or "0+unknown"  # a bare checkout
+        return version
+    raise AttributeError(f"module 'micrograd' has no attribute {name!r}")
+
+
+def _original_is_installed():
+    """Whether some sys.path folder holds a `micrograd` distribution's metadata: a listdir
+    per folder, so that the usual import needs no importlib.metadata."""
+    for folder in _sys.path:
+        try:
+            names = _os.listdir(folder or ".")
+        except OSError:
+            continue
+        for n in names:
+            n = n.lower()
+            if n.startswith(("micrograd-", "micrograd.")) and n.endswith((".dist-info", ".egg-info")):
+                return True
+    return False
 
 
 class CoexistenceWarning(UserWarning):
@@ -38,9 +57,10 @@ class CoexistenceWarning(UserWarning):
 def _reinstall_command():
     """The pip command that installs micrograd-c again as it was installed (PEP 610)."""
     import json
+    from importlib import metadata
     pip = f"{_sys.executable} -m pip install"
     direct = {}
-    for dist in _metadata.distributions(name=DIST):    # a checkout's egg-info may come first
+    for dist in metadata.distributions(name=DIST):    # a checkout's egg-info may come first
         try:
             direct = json.loads(dist.read_text("direct_url.json") or "{}")
         except ValueError:
@@ -52,13 +72,14 @@ def _reinstall_command():
         path = url[len("file://"):]
         editable = direct["dir_info"].get("editable")
         return f"{pip} {'-e ' if editable else ''}{path}"
-    return f"{pip} {DIST}" + (f"=={__version__}" if __version__ != "0+unknown" else "")
+    version = _dist_version(DIST)
+    return f"{pip} {DIST}" + (f"=={version}" if version else "")
 
 
 def coexistence_message(original_version):
     """What is wrong when PyPI's micrograd is installed too, and the commands that fix it."""
     return (f"PyPI's micrograd {original_version} (Karpathy's original) is installed beside "
-            f"{DIST} {__version__}. Both install the package `micrograd`, so the one installed "
+            f"{DIST} {_dist_version(DIST)}. Both install the package `micrograd`, so the one installed "
             f"last has overwritten the other's files, and `pip uninstall micrograd` would delete "
             f"files of {DIST} (this import loaded {DIST}'s). To keep only {DIST}:\n"
             f"    {_sys.executable} -m pip uninstall -y {ORIGINAL} {DIST}\n"
@@ -89,9 +110,10 @@ def _not_built_message(here):
 if _find_spec("micrograd._mg") is None:
     raise ImportError(_not_built_message(__path__[0]), name="micrograd._mg")
 
-_original_version = _dist_version(ORIGINAL)
-if _original_version is not None:
-    _warnings.warn(coexistence_message(_original_version), CoexistenceWarning, stacklevel=2)
+if _original_is_installed() and _dist_version(ORIGINAL) is not None:
+    import warnings as _warnings
+    _warnings.warn(coexistence_message(_dist_version(ORIGINAL)), CoexistenceWarning,
+                   stacklevel=2)
 
 from micrograd.engine import Value  # noqa: E402  (after the checks above)
 
