@@ -7,7 +7,7 @@ first on any `import micrograd...` and checks that the package is whole:
   what to do, instead of "No module named 'micrograd._mg'";
 - PyPI's `micrograd` installed beside us shares the import name, and each
   overwrites the other's files: a warning, once, with the exact commands to fix it.
-`python -m micrograd` reports all of this (micrograd/doctor.py).
+`python -m micrograd` reports all of this, and words the warning (micrograd/doctor.py).
 Not here: anything that needs the C engine (engine.py).
 """
 import os as _os
@@ -54,40 +54,6 @@ class CoexistenceWarning(UserWarning):
     """micrograd-c and PyPI's micrograd are both installed."""
 
 
-def _reinstall_command():
-    """The pip command that installs micrograd-c again as it was installed (PEP 610)."""
-    import json
-    from importlib import metadata
-    pip = f"{_sys.executable} -m pip install"
-    direct = {}
-    for dist in metadata.distributions(name=DIST):    # a checkout's egg-info may come first
-        try:
-            direct = json.loads(dist.read_text("direct_url.json") or "{}")
-        except ValueError:
-            continue
-        if direct:
-            break
-    url = direct.get("url", "")
-    if url.startswith("file://") and "dir_info" in direct:
-        path = url[len("file://"):]
-        editable = direct["dir_info"].get("editable")
-        return f"{pip} {'-e ' if editable else ''}{path}"
-    version = _dist_version(DIST)
-    return f"{pip} {DIST}" + (f"=={version}" if version else "")
-
-
-def coexistence_message(original_version):
-    """What is wrong when PyPI's micrograd is installed too, and the commands that fix it."""
-    return (f"PyPI's micrograd {original_version} (Karpathy's original) is installed beside "
-            f"{DIST} {_dist_version(DIST)}. Both install the package `micrograd`, so the one installed "
-            f"last has overwritten the other's files, and `pip uninstall micrograd` would delete "
-            f"files of {DIST} (this import loaded {DIST}'s). To keep only {DIST}:\n"
-            f"    {_sys.executable} -m pip uninstall -y {ORIGINAL} {DIST}\n"
-            f"    {_reinstall_command()}\n"
-            f"To switch to the original instead: uninstall both as above, then "
-            f"`pip install {ORIGINAL}=={original_version}`. See `python -m micrograd`.")
-
-
 def _not_built_message(here):
     """Why micrograd._mg is missing from the package folder `here`, and what to do."""
     root = _os.path.dirname(here)
@@ -112,8 +78,8 @@ if _find_spec("micrograd._mg") is None:
 
 if _original_is_installed() and _dist_version(ORIGINAL) is not None:
     import warnings as _warnings
-    _warnings.warn(coexistence_message(_dist_version(ORIGINAL)), CoexistenceWarning,
-                   stacklevel=2)
+    from micrograd.doctor import coexistence_message as _message
+    _warnings.warn(_message(_dist_version(ORIGINAL)), CoexistenceWarning, stacklevel=2)
 
 from micrograd.engine import Value  # noqa: E402  (after the checks above)
 

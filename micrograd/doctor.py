@@ -22,6 +22,39 @@ def _version(name):
         return None
 
 
+def reinstall_command():
+    """The pip command that installs micrograd-c again as it was installed (PEP 610)."""
+    import json
+    pip = f"{sys.executable} -m pip install"
+    direct = {}
+    for dist in metadata.distributions(name=DIST):    # a checkout's egg-info may come first
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        except ValueError:
+            continue
+        if direct:
+            break
+    url = direct.get("url", "")
+    if url.startswith("file://") and "dir_info" in direct:
+        editable = direct["dir_info"].get("editable")
+        return f"{pip} {'-e ' if editable else ''}{url[len('file://'):]}"
+    version = _version(DIST)
+    return f"{pip} {DIST}" + (f"=={version}" if version else "")
+
+
+def coexistence_message(original_version):
+    """What is wrong when PyPI's micrograd is installed too, and the commands that fix it
+    (micrograd/__init__.py's warning, and the report below)."""
+    return (f"PyPI's micrograd {original_version} (Karpathy's original) is installed beside "
+            f"{DIST} {_version(DIST)}. Both install the package `micrograd`, so the one "
+            f"installed last has overwritten the other's files, and `pip uninstall micrograd` "
+            f"would delete files of {DIST}. To keep only {DIST}:\n"
+            f"    {sys.executable} -m pip uninstall -y {ORIGINAL} {DIST}\n"
+            f"    {reinstall_command()}\n"
+            f"To switch to the original instead: uninstall both as above, then "
+            f"`pip install {ORIGINAL}=={original_version}`. See `python -m micrograd`.")
+
+
 def _where(name):
     """Where distribution `name` is installed, and how (PEP 610's direct_url.json)."""
     import json
@@ -42,17 +75,24 @@ def report():
     lines, ok = [], True
     lines.append(f"python:       {platform.python_implementation()} {platform.python_version()} "
                  f"({sys.executable})")
-    import micrograd.engine as engine
-    ours = hasattr(engine, "stats") and hasattr(engine, "_arena")
     ours_v, theirs_v = _version(DIST), _version(ORIGINAL)
-    if ours:
+    try:
+        import micrograd.engine as engine
+    except ImportError as e:                # e.g. `pip uninstall micrograd` took engine.py
+        engine = None
+        lines.append(f"engine:       cannot be imported: {e}")
+    ours = hasattr(engine, "stats") and hasattr(engine, "_arena")
+    if engine is None:
+        ok = False
+    elif ours:
         lines.append(f"engine:       micrograd-c {ours_v or '(not installed: a bare checkout)'}, "
                      "the C engine")
     else:
         ok = False
         lines.append(f"engine:       micrograd {theirs_v or '0.1.0'}'s pure-Python engine "
                      "(Karpathy's original: about 70x slower)")
-    lines.append(f"loaded from:  {engine.__file__}")
+    if engine is not None:
+        lines.append(f"loaded from:  {engine.__file__}")
     try:
         from micrograd._mg import ffi, lib
         import micrograd._mg as mg
@@ -69,14 +109,13 @@ def report():
         lines.append(f"micrograd:    {theirs_v} (PyPI's original) ALSO installed, in "
                      f"{_where(ORIGINAL)}")
         lines.append("")
-        from micrograd import coexistence_message
         lines.extend(coexistence_message(theirs_v).splitlines())
     else:
         lines.append("micrograd:    PyPI's original is not installed (good: no conflict)")
     if not ours and not theirs_v:
         lines.append("")
-        lines.append(f"The original's files replaced micrograd-c's; reinstall: "
-                     f"{sys.executable} -m pip install --force-reinstall {DIST}")
+        lines.append(f"micrograd-c's files are missing or replaced; reinstall it: "
+                     f"{reinstall_command()} --force-reinstall")
     if ok:
         lines.append("status:       ok")
     return lines, ok

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import micrograd
-from micrograd import demo, engine
+from micrograd import demo, doctor, engine
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -194,7 +194,7 @@ def test_the_warning_can_be_an_error_like_any_warning(tmp_path):
 
 
 def test_the_fix_reinstalls_micrograd_c_as_it_was_installed():
-    cmd = micrograd._reinstall_command()
+    cmd = doctor.reinstall_command()
     assert cmd.startswith(f"{sys.executable} -m pip install ")
     direct = None
     for dist in metadata.distributions(name="micrograd-c"):
@@ -236,10 +236,28 @@ def test_the_doctor_sees_the_original_s_engine_when_it_overwrote_ours(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     (pkg / "__init__.py").write_text("")
     (pkg / "engine.py").write_text("class Value:\n    pass\n")
+    fake_original(tmp_path)
     out = run([sys.executable, "-m", "micrograd"], env={"PYTHONPATH": str(tmp_path)})
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "pure-Python engine" in out.stdout
+    assert "engine:       micrograd 0.1.0's pure-Python engine" in out.stdout
     assert f"loaded from:  {pkg / 'engine.py'}" in out.stdout
+    assert "micrograd:    0.1.0 (PyPI's original) ALSO installed" in out.stdout
+    assert "pip uninstall -y micrograd micrograd-c" in out.stdout
+
+
+def test_the_doctor_reports_files_deleted_by_uninstalling_the_original(tmp_path):
+    """`pip uninstall micrograd` after installing both deletes __init__, engine and nn."""
+    pkg = tmp_path / "micrograd"
+    shutil.copytree(Path(micrograd.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("__init__.py", "engine.py", "nn.py"):
+        (pkg / name).unlink()
+    # -S: no site-packages, whose editable install would supply the missing modules here
+    out = run([sys.executable, "-S", "-m", "micrograd"], env={"PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "engine:       cannot be imported: No module named 'micrograd.engine'" in out.stdout
+    assert re.search(r"reinstall it: .* -m pip install .*micrograd-c.* --force-reinstall$",
+                     out.stdout, re.M), out.stdout
 
 
 # ---------------------------------------------------------------- inside the checkout
@@ -348,6 +366,35 @@ def test_the_wheel_installs_and_passes_the_smoke_tests_on_another_python(python,
     assert last.startswith("ImportError: micrograd's compiled engine (micrograd._mg) is not "
                            f"in {checkout / 'micrograd'}"), out.stderr
     assert f"(micrograd-c {micrograd.__version__} is installed" in last
+
+
+@pytest.mark.slow
+def test_installing_the_original_before_or_after_us_is_reported(dist, tmp_path):
+    """Real installs from the package index, in a fresh venv: the original after us
+    overwrites our files (the doctor says so); us after the original warns on import."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / "bin" / "python"
+    pip = [py, "-m", "pip", "install", "-q"]
+    assert run([*pip, dist["wheel"]], timeout=900).returncode == 0
+    out = run([*pip, "micrograd==0.1.0"], timeout=900)
+    if out.returncode != 0:
+        pytest.skip(f"cannot install micrograd 0.1.0 from the package index: {out.stderr[-300:]}")
+    out = run([py, "-m", "micrograd"])
+    assert out.returncode == 1
+    assert "pure-Python engine" in out.stdout and "ALSO installed" in out.stdout, out.stdout
+    out = run([*pip, "--force-reinstall", "--no-deps", dist["wheel"]], timeout=900)
+    assert out.returncode == 0, out.stderr
+    out = run([py, "-c", "import micrograd.engine; print(micrograd.engine.stats()['live'])"])
+    assert out.returncode == 0 and out.stderr.count("CoexistenceWarning") == 1, out.stderr
+    uninstall = f"{py} -m pip uninstall -y micrograd micrograd-c"
+    assert uninstall in out.stderr
+    fix = [line.strip() for line in out.stderr.splitlines() if line.strip().startswith(str(py))]
+    assert len(fix) == 2 and fix[0] == uninstall
+    for command in fix:                         # the warning's own commands fix it
+        assert run(command.split(), timeout=900).returncode == 0, command
+    out = run([py, "-W", "error", "-m", "micrograd"])
+    assert out.returncode == 0 and "status:       ok" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.slow
