@@ -14,6 +14,7 @@ import os as _os
 import sys as _sys
 from importlib.util import find_spec as _find_spec
 
+# (doctor.py repeats these: it must work where the original's empty __init__.py replaced ours)
 DIST = "micrograd-c"            # our distribution; the import name `micrograd` is shared
 ORIGINAL = "micrograd"          # Karpathy's, on PyPI
 
@@ -45,7 +46,8 @@ def _original_is_installed():
             continue
         for n in names:
             n = n.lower()
-            if n.startswith(("micrograd-", "micrograd.")) and n.endswith((".dist-info", ".egg-info")):
+            if n.startswith(("micrograd-", "micrograd.")) and \
+                    n.endswith((".dist-info", ".egg-info")):
                 return True
     return False
 

@@ -9,8 +9,10 @@ survive the original being installed over us and can report it.
 Not a test runner and not a benchmark.
 """
 import platform
+import shlex
 import sys
 from importlib import metadata
+from urllib.parse import unquote, urlparse
 
 DIST, ORIGINAL = "micrograd-c", "micrograd"
 
@@ -34,10 +36,10 @@ def reinstall_command():
             continue
         if direct:
             break
-    url = direct.get("url", "")
-    if url.startswith("file://") and "dir_info" in direct:
+    url = urlparse(direct.get("url", ""))
+    if url.scheme == "file" and "dir_info" in direct:
         editable = direct["dir_info"].get("editable")
-        return f"{pip} {'-e ' if editable else ''}{url[len('file://'):]}"
+        return f"{pip} {'-e ' if editable else ''}{shlex.quote(unquote(url.path))}"
     version = _version(DIST)
     return f"{pip} {DIST}" + (f"=={version}" if version else "")
 
@@ -64,8 +66,8 @@ def _where(name):
         except ValueError:
             direct = {}
         how = ", editable" if direct.get("dir_info", {}).get("editable") else ""
-        source = direct.get("url", "")
-        source = f", from {source[len('file://'):]}" if source.startswith("file://") else ""
+        url = urlparse(direct.get("url", ""))
+        source = f", from {unquote(url.path)}" if url.scheme == "file" else ""
         return f"{dist.locate_file('')}{how}{source}"
     return None
 
