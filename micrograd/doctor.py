@@ -8,6 +8,7 @@ This file is ours only: micrograd 0.1.0 has no doctor.py or __main__.py, so they
 survive the original being installed over us and can report it.
 Not a test runner and not a benchmark.
 """
+import os
 import platform
 import shlex
 import sys
@@ -37,9 +38,12 @@ def reinstall_command():
         if direct:
             break
     url = urlparse(direct.get("url", ""))
-    if url.scheme == "file" and "dir_info" in direct:
+    path = unquote(url.path)
+    if url.scheme == "file" and "dir_info" in direct:          # pip install [-e] FOLDER
         editable = direct["dir_info"].get("editable")
-        return f"{pip} {'-e ' if editable else ''}{shlex.quote(unquote(url.path))}"
+        return f"{pip} {'-e ' if editable else ''}{shlex.quote(path)}"
+    if url.scheme == "file" and os.path.exists(path):           # pip install WHEEL or SDIST
+        return f"{pip} {shlex.quote(path)}"
     version = _version(DIST)
     return f"{pip} {DIST}" + (f"=={version}" if version else "")
 

@@ -10,6 +10,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -390,9 +391,9 @@ def test_installing_the_original_before_or_after_us_is_reported(dist, tmp_path):
     uninstall = f"{py} -m pip uninstall -y micrograd micrograd-c"
     assert uninstall in out.stderr
     fix = [line.strip() for line in out.stderr.splitlines() if line.strip().startswith(str(py))]
-    assert len(fix) == 2 and fix[0] == uninstall
+    assert len(fix) == 2 and fix[0] == uninstall and fix[1].endswith(dist["wheel"].name)
     for command in fix:                         # the warning's own commands fix it
-        assert run(command.split(), timeout=900).returncode == 0, command
+        assert run(shlex.split(command), timeout=900).returncode == 0, command
     out = run([py, "-W", "error", "-m", "micrograd"])
     assert out.returncode == 0 and "status:       ok" in out.stdout, out.stdout + out.stderr
 
