@@ -7,25 +7,39 @@ PIP := $(PY) -m pip
 ORACLE := .oracle/micrograd-0.1.0
 ENGINE := $(wildcard csrc/*.c csrc/*.h) micrograd/_build.py setup.py pyproject.toml
 
-.PHONY: demo digits test test-slow bench bench-quick sanitize soak clean
+# setuptools' editable install prints a warning box about folders named like the package;
+# we know (micrograd/__init__.py explains a shadowing checkout), so pip is asked not to show it
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation"
 
-demo: $(VENV)/.installed
+.PHONY: help demo digits doctor test test-slow wheel bench bench-quick sanitize soak clean
+
+help:                 ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+demo: $(VENV)/.installed          ## set up .venv, build the engine, train an MLP on two moons
 	$(PY) -m micrograd.demo
 
-digits: $(VENV)/.data-deps
+digits: $(VENV)/.data-deps        ## train an MLP on scikit-learn's 8x8 digits, the fast path
 	$(PY) -m micrograd.demo digits
 
-test: $(VENV)/.test-deps $(ORACLE)
-	$(PY) -m pytest -q
+doctor: $(VENV)/.installed        ## which micrograd .venv loads, how it was built, conflicts
+	$(PY) -m micrograd
 
-test-slow: $(VENV)/.test-deps $(ORACLE)
-	MG_FUZZ_EXAMPLES=3000 $(PY) -m pytest -q -m slow
+# MG_REQUIRE_ORACLE: a missing micrograd 0.1.0 fails the oracle tests here (pytest alone skips them)
+test: $(VENV)/.test-deps $(ORACLE)    ## set up .venv with PyTorch (~750 MB) and micrograd 0.1.0, run the tests
+	MG_REQUIRE_ORACLE=1 $(PY) -m pytest -q
 
-bench: $(VENV)/.test-deps $(ORACLE)
+test-slow: $(VENV)/.test-deps $(ORACLE)  ## the slow tests: long fuzzing, wheels on Python 3.9/3.13, fresh venvs
+	MG_REQUIRE_ORACLE=1 MG_FUZZ_EXAMPLES=3000 $(PY) -m pytest -q -m slow
+
+wheel: $(VENV)/.test-deps        ## build the sdist and the abi3 wheel (cp39-abi3) into dist/
+	$(PY) -m build --outdir dist .
+
+bench: $(VENV)/.test-deps $(ORACLE)  ## benchmarks against micrograd 0.1.0 and PyTorch (long; quiet machine)
 	$(PY) -m pytest benchmarks -q --benchmark-json=benchmarks/results.json
 	$(PY) benchmarks/report.py benchmarks/results.json
 
-bench-quick: $(VENV)/.test-deps $(ORACLE)
+bench-quick: $(VENV)/.test-deps $(ORACLE)  ## a quick benchmark run, under 2 minutes
 	MG_BENCH_QUICK=1 $(PY) -m pytest benchmarks -q --benchmark-json=/tmp/mg-bench-quick.json
 	$(PY) benchmarks/report.py /tmp/mg-bench-quick.json --out /tmp/mg-bench-quick
 
@@ -35,11 +49,11 @@ $(VENV)/.venv:
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.venv $(ENGINE)
-	$(PIP) install -q -e .
+	$(QUIET_EDITABLE) $(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.installed
-	$(PIP) install -q pytest hypothesis pytest-benchmark numpy matplotlib graphviz torch==2.13.0 \
+	$(PIP) install -q pytest hypothesis pytest-benchmark numpy build matplotlib graphviz torch==2.13.0 \
 		scikit-learn
 	touch $@
 
@@ -53,8 +67,8 @@ $(VENV)/.data-deps: $(VENV)/.installed
 $(ORACLE):
 	$(PIP) install -q --target $(ORACLE) micrograd==0.1.0
 
-clean:
-	rm -rf $(VENV) .oracle build *.egg-info micrograd/*.so
+clean:                ## remove .venv, .oracle and build products
+	rm -rf $(VENV) .oracle build dist *.egg-info micrograd/*.so
 
 # make sanitize: the C engine under AddressSanitizer and UndefinedBehaviorSanitizer (gcc).
 # 1. A copy of micrograd/ and csrc/ in build/asan is compiled with the sanitizers
@@ -66,7 +80,7 @@ clean:
 #    LeakSanitizer on: an invalid access, undefined behaviour or a leaked byte fails it.
 ASAN_DIR := build/asan
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
-sanitize: $(VENV)/.test-deps $(ORACLE)
+sanitize: $(VENV)/.test-deps $(ORACLE)  ## the tests on an AddressSanitizer + UBSan build
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	cp -r micrograd csrc $(ASAN_DIR)/
 	rm -rf $(ASAN_DIR)/micrograd/*.so $(ASAN_DIR)/micrograd/_mg.c $(ASAN_DIR)/micrograd/__pycache__
@@ -85,7 +99,7 @@ sanitize: $(VENV)/.test-deps $(ORACLE)
 # make soak: 10,000 training steps of the demo model; live nodes and RSS every 500
 # steps to benchmarks/soak.csv, plotted to benchmarks/soak.png (about 10 minutes);
 # then 10,000 replayed steps of the fast path (benchmarks/soak-replay.*, seconds).
-soak: $(VENV)/.installed
+soak: $(VENV)/.installed    ## 10,000 training steps with memory sampled, eager then replayed
 	$(PY) -c "import matplotlib" 2>/dev/null || $(PIP) install -q matplotlib
 	$(PY) benchmarks/soak.py
 	$(PY) benchmarks/soak.py --replay

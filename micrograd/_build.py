@@ -3,6 +3,7 @@
 The declarations come from csrc/mg.h itself, so C and Python cannot disagree
 about a signature. This module is only used at build time.
 """
+import json
 import os
 import re
 import sys
@@ -49,9 +50,30 @@ KEEP_GIL = """
 #define _cffi_save_errno() ((void)0)
 """
 
+# How this build was compiled, for `python -m micrograd` (micrograd/doctor.py).
+BUILD_INFO = """
+#define MG_STR_(x) #x
+#define MG_STR(x) MG_STR_(x)
+static const char *mg_build_info(void)
+{
+    return
+#if defined(__clang__)
+        "clang " __clang_version__
+#elif defined(__GNUC__)
+        "gcc " __VERSION__
+#elif defined(_MSC_VER)
+        "MSVC " MG_STR(_MSC_FULL_VER)
+#else
+        "an unknown compiler"
+#endif
+        ", flags: " %s;
+}
+""" % json.dumps(" ".join(compile_args()))
+ffibuilder.cdef("const char *mg_build_info(void);")
+
 ffibuilder.set_source(
     "micrograd._mg",
-    '#include "mg.h"\n' + ("" if os.environ.get("MG_RELEASE_GIL") else KEEP_GIL),
+    '#include "mg.h"\n' + ("" if os.environ.get("MG_RELEASE_GIL") else KEEP_GIL) + BUILD_INFO,
     sources=sorted(os.path.join("csrc", f) for f in os.listdir(CSRC) if f.endswith(".c")),
     include_dirs=[CSRC],
     extra_compile_args=compile_args(),

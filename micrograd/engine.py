@@ -42,12 +42,33 @@ _EXC = {lib.MG_ENOMEM: MemoryError, lib.MG_EINDEX: IndexError,
         lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError}
 
 
-def _check(status):
+def _check(status, message=None):
     if status != lib.MG_OK:
-        raise _EXC.get(status, RuntimeError)(ffi.string(lib.mg_strerror(status)).decode())
+        raise _EXC.get(status, RuntimeError)(message or
+                                             ffi.string(lib.mg_strerror(status)).decode())
 
 
-def _number(x):
+def _op_error(status, op, lhs, rhs, arg, arg_is_int):
+    """The message of mg_push's error `status`, naming the op and its operands as Python
+    would print them: 'exp(1000.0) is too large', 'log of -1.0', '10.0 ** 400 ...'."""
+    x = _read(lhs, MG_DATA) if lhs >= 0 else arg
+    y = _read(rhs, MG_DATA) if rhs >= 0 else int(arg) if arg_is_int else arg  # MG_POW: arg
+    name = ffi.string(lib.mg_op_name(op)).decode()
+    if op in (MG_POW, MG_POWV) and x < 0:
+        x = f"({x})"                        # (-8.0) ** 0.5, not -(8.0 ** 0.5)
+    expr = f"{x} {name} {y}" if op in (MG_ADD, MG_MUL, MG_POW, MG_POWV) else f"{name}({x})"
+    if status == lib.MG_ERANGE and op in (MG_ADD, MG_MUL):     # int data, as micrograd's
+        return f"int {float(x)!r} {name} {float(y)!r} is too large for a float"
+    if status == lib.MG_ERANGE:
+        return f"{expr} is too large"
+    if status == lib.MG_EDOMAIN:                # log(x), x <= 0: math.log's ValueError
+        return f"{name} of {x}"
+    if status in (lib.MG_EZERODIV, lib.MG_ECOMPLEX):
+        return f"{expr}: {ffi.string(lib.mg_strerror(status)).decode()}"
+    return None                                 # not the operands' fault: out of memory
+
+
+def _number(x, what="Value data"):
     """(float, is_int) for an int, a float, a bool or anything with __float__."""
     if isinstance(x, float):
         return x, False
@@ -60,7 +81,7 @@ def _number(x):
             pass
     if hasattr(type(x), "__float__"):
         return float(x), False
-    raise TypeError(f"Value data must be a real number, not {type(x).__name__!r}")
+    raise TypeError(f"{what} must be a real number, not {type(x).__name__!r}")
 
 
 # The arena owns every node. It is never freed (the OS reclaims it at exit):
@@ -144,6 +165,8 @@ def _const(op, lhs, c):
         return _node(op, lhs, MG_CONST, c, False)
     if type(c) is int:      # a double argument takes an int as float() does
         return _node(op, lhs, MG_CONST, c, True)
+    if not hasattr(type(c), "__float__") and not hasattr(type(c), "__index__"):
+        return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
     return _node(op, lhs, MG_CONST, *_number(c))
 
 
@@ -158,7 +181,7 @@ def _retry(i, push, *args):
         _flush()
         i = push(_arena, *args)
     if i < 0:
-        _check(-i)
+        _check(-i, _op_error(-i, *args) if push is lib.mg_push else None)
     return i
 
 
@@ -171,7 +194,7 @@ def _leaf(x, cls=None):
 def _write(i, field, x, _set=lib.mg_set):
     t = type(x)
     status = _set(_arena, i, field, x, t is int) if t is float or t is int else \
-        _set(_arena, i, field, *_number(x))
+        _set(_arena, i, field, *_number(x, "Value grad" if field == MG_GRAD else "Value data"))
     if status:
         _check(status)
 
@@ -245,25 +268,46 @@ class Value:
         return self * -1
 
     def __radd__(self, other): # other + self
-        return self + other
+        try:
+            return self + other
+        except TypeError:   # not a number: NotImplemented, so Python's message names the op
+            return NotImplemented
 
     def __sub__(self, other): # self - other
-        return self + (-other)
+        try:
+            return self + (-other)
+        except TypeError:
+            return NotImplemented
 
     def __rsub__(self, other): # other - self
-        return other + (-self)
+        try:
+            return other + (-self)
+        except TypeError:
+            return NotImplemented
 
     def __rmul__(self, other): # other * self
-        return self * other
+        try:
+            return self * other
+        except TypeError:
+            return NotImplemented
 
     def __truediv__(self, other): # self / other
-        return self * other**-1
+        try:
+            return self * other**-1
+        except TypeError:
+            return NotImplemented
 
     def __rtruediv__(self, other): # other / self
-        return other * self**-1
+        try:
+            return other * self**-1
+        except TypeError:
+            return NotImplemented
 
     def __rpow__(self, other): # other ** self
-        return _leaf(other) ** self
+        try:
+            return _leaf(other) ** self
+        except TypeError:
+            return NotImplemented
 
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"
@@ -331,13 +375,15 @@ def _kids(i):
 
 
 def _replay_error(status, i):
-    """The exception the eager op would raise, naming the op and its operands."""
-    op = _node_fields(i)[0]
-    args = ", ".join(repr(_read(c, MG_DATA)) for c in _kids(i)[:4])
+    """forward() failed at node i: the exception the eager op would raise, naming it."""
+    op, lhs, rhs = _node_fields(i)
+    message = None
+    if op not in (MG_DOT, MG_LSE):
+        arg = _read(i, MG_ARG)
+        message = _op_error(status, op, lhs, rhs, float(arg), type(arg) is int)
     name = ffi.string(lib.mg_op_name(op)).decode()
-    raise _EXC.get(status, RuntimeError)(
-        f"{ffi.string(lib.mg_strerror(status)).decode()} in forward(): "
-        f"op {name!r} of ({args}{', ...' if len(_kids(i)) > 4 else ''})")
+    raise _EXC.get(status, RuntimeError)("forward(): " + (message or (
+        f"{ffi.string(lib.mg_strerror(status)).decode()} in {name!r}")))
 
 
 def _handle(i):

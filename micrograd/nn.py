@@ -5,12 +5,13 @@ Same draws (random.uniform(-1, 1), weights in order, bias Value(0)), same sum or
 here holds exactly the original's parameters and computes bit-identical data.
 A neuron's sum is engine.dot: the same nodes as upstream's sum(...), in one call.
 Added, without changing the original signatures: activation='relu' | 'tanh' |
-'sigmoid' | 'linear' (MLP applies it to hidden layers, the last layer stays linear),
-fused=True (each neuron's sum is one n-ary 'dot' node: the same data, fewer nodes,
-for replaying a graph with forward()), and checks that reject bad sizes and
-activations up front; state_dict() / load_state_dict() and save() / load(), which
-keep a model's parameters in JSON (every float exact, as float.hex; nothing in a
-file is ever run).
+'sigmoid' | 'linear' (MLP applies it to hidden layers, the last layer stays linear
+unless activate_output=True: MLP(3, [4, 4, 1], activation='tanh', activate_output=True)
+is the lecture's network, tanh in every layer), fused=True (each neuron's sum is one
+n-ary 'dot' node: the same data, fewer nodes, for replaying a graph with forward()),
+and checks that reject bad sizes and activations up front; state_dict() /
+load_state_dict() and save() / load(), which keep a model's parameters in JSON (every
+float exact, as float.hex; nothing in a file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
 """
 import json
@@ -105,15 +106,15 @@ class Layer(Module):
 
 class MLP(Module):
 
-    def __init__(self, nin, nouts, activation="relu", fused=False):
+    def __init__(self, nin, nouts, activation="relu", activate_output=False, fused=False):
         if not isinstance(nouts, (list, tuple)):
             raise TypeError(f"nouts must be a list of layer sizes, not {type(nouts).__name__!r}")
         if not nouts:
             raise ValueError("nouts must hold at least one layer size")
         _activation(activation)       # fail before any random draw
         sz = [_size(nin, "nin")] + [_size(n, "each of nouts") for n in nouts]
-        self.layers = [Layer(sz[i], sz[i+1], nonlin=i!=len(nouts)-1, activation=activation,
-                             fused=fused) for i in range(len(nouts))]
+        self.layers = [Layer(sz[i], sz[i+1], nonlin=activate_output or i!=len(nouts)-1,
+                             activation=activation, fused=fused) for i in range(len(nouts))]
 
     def __call__(self, x):
         for layer in self.layers:

@@ -15,7 +15,7 @@ import warnings
 _RANKDIRS = ("LR", "TB", "RL", "BT")
 _NARY = ("dot", "logsumexp")        # ops of one node with any number of children
 _MISSING = ("draw_dot needs the graphviz Python package: pip install graphviz "
-            "(or pip install micrograd-c[viz]); rendering also needs the Graphviz "
+            "(or pip install 'micrograd-c[viz]'); rendering also needs the Graphviz "
             "'dot' program from your system's package, e.g. apt install graphviz")
 
 

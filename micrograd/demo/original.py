@@ -35,10 +35,21 @@ def run_in(path, code, timeout=600):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def original_paths():
+    """The folders find_original tries before the installed packages: MICROGRAD_ORIGINAL
+    (the folder that holds micrograd/, or micrograd/ itself), then the .oracle folders."""
+    env = os.environ.get("MICROGRAD_ORIGINAL")
+    paths = []
+    if env:
+        path = Path(env).expanduser().resolve()
+        paths.append(path.parent if path.name == "micrograd" and (path / "nn.py").exists()
+                     else path)
+    return list(dict.fromkeys(paths + ORACLE_DIRS))     # one entry per folder
+
+
 def find_original():
     """(sys.path entry or None, version) of an importable micrograd 0.1.0, else (None, None)."""
-    env = os.environ.get("MICROGRAD_ORIGINAL")
-    for path in ([Path(env)] if env else []) + ORACLE_DIRS + [None]:
+    for path in original_paths() + [None]:
         if path is not None and not (path / "micrograd" / "nn.py").exists():
             continue
         try:
@@ -76,8 +87,10 @@ def compare(args, X, y, history, notebook, n=3, tol=1e-9):
         return 0
     path, version = find_original()
     if version is None:
-        print("compare: skipped, micrograd 0.1.0 not found (make test installs it in "
-              ".oracle/micrograd-0.1.0; or set MICROGRAD_ORIGINAL to its folder)")
+        tried = ", ".join(str(p) for p in original_paths())
+        print(f"compare: skipped, micrograd 0.1.0 not found in {tried}, nor installed (make "
+              "test installs it in .oracle/micrograd-0.1.0; or set MICROGRAD_ORIGINAL to the "
+              "folder that holds its micrograd/, or to micrograd/ itself)")
         return 0
     n = min(n, args.steps)
     print(f"compare: {n} steps of micrograd {version} ({path or 'installed'}), "
