@@ -1140,6 +1140,16 @@ int mg_backward(mg_arena *a, int32_t root)
     return MG_OK;
 }
 
+int mg_backward_node(mg_arena *a, int32_t i)
+{
+    LOCK(&a->lock);
+    int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
+    if (status == MG_OK)
+        backward_node(a, i);
+    UNLOCK(&a->lock);
+    return status;
+}
+
 /* ---------------------------------------------------------------- replay */
 
 int mg_forward(mg_arena *a, int32_t root, int32_t *failed)

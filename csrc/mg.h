@@ -111,6 +111,9 @@ int mg_set_many(mg_arena *a, int field, const int32_t *idx, const double *values
  * recursion: root's grad becomes 1 (a leaf root adds 1), other non-leaf grads
  * restart from 0, leaves accumulate. */
 int mg_backward(mg_arena *a, int32_t root);
+/* node i's backward rule once, as micrograd's v._backward(): its current grad is
+ * passed on to its children's grads (a leaf does nothing) */
+int mg_backward_node(mg_arena *a, int32_t i);
 
 /* replay ------------------------------------------------------------------
  * Recompute the data of every node reachable from root from the current data of

@@ -21,6 +21,8 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
   their new data, it and the nodes after it keep their old data, and the
   error names the op; a later forward() with good leaf data repairs all.
 """
+__all__ = ["Value", "dot", "logsumexp", "set_data", "get_data", "get_grad"]
+
 import array
 import operator
 import threading
@@ -253,6 +255,12 @@ class Value:
 
     def backward(self):
         _check(lib.mg_backward(_arena, self._i))
+
+    def _backward(self):
+        """This node's chain rule once, as micrograd's: its current grad is added,
+        times the local derivative, to its children's grads (a leaf does nothing).
+        backward() runs it for every node in reverse topological order."""
+        _check(lib.mg_backward_node(_arena, self._i))
 
     def forward(self):
         """Recompute, in C, the data of every node this one depends on from the

@@ -14,6 +14,8 @@ load_state_dict() and save() / load(), which keep a model's parameters in JSON (
 float exact, as float.hex; nothing in a file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
 """
+__all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load"]
+
 import json
 import math
 import numbers
