@@ -194,6 +194,30 @@ def scenario_backward(s, job):
     return {"ns_per_node": ns}, {"nodes": ops + 1000}
 
 
+def scenario_replay(s, job):
+    """backward's graph built once, then: backward before any forward (no kept order),
+    the first forward() (sorts the graph and keeps the order), and `reps` times a
+    replay forward() then a backward() over the kept order. ns per node, leaves included."""
+    root, ops, _, xs = build_graph(s.leaf, job["n_ops"])
+    nodes = ops + len(xs)
+    ns = lambda t0: (time.perf_counter() - t0) / nodes * 1e9
+    metrics = {}
+    t0 = time.perf_counter()
+    root.backward()
+    metrics["backward_unkept_ns_per_node"] = [ns(t0)]
+    t0 = time.perf_counter()
+    root.forward()
+    metrics["first_forward_ns_per_node"] = [ns(t0)]
+    for _ in range(job["reps"]):
+        t0 = time.perf_counter()
+        root.forward()
+        metrics.setdefault("forward_ns_per_node", []).append(ns(t0))
+        t0 = time.perf_counter()
+        root.backward()
+        metrics.setdefault("backward_ns_per_node", []).append(ns(t0))
+    return metrics, {"nodes": nodes}
+
+
 def scenario_deep(s, job):
     """A chain of depth n: tanh, + x, tanh, + x, ... (x one shared leaf)."""
     x = s.leaf(0.5)
@@ -374,20 +398,26 @@ def scenario_demo(s, job):
     return train_steps(s, job, model, X, y, steps, lambda k: 1.0 - 0.9 * k / 100)
 
 
+def larger_batch(nin, nout, batch):
+    """larger's random batch: inputs in [0, 1), one-hot targets of nout classes."""
+    rng = random.Random(2)
+    X = [[rng.random() for _ in range(nin)] for _ in range(batch)]
+    labels = [rng.randrange(nout) for _ in range(batch)]
+    return X, [[1 if c == label else 0 for c in range(nout)] for label in labels]
+
+
 def scenario_larger(s, job):
     """MLP(nin, nouts) on a random batch, one-hot targets, mean squared error."""
-    rng = random.Random(2)
     nin, nouts, batch = job["nin"], job["nouts"], job["batch"]
-    X = [[rng.random() for _ in range(nin)] for _ in range(batch)]
-    labels = [rng.randrange(nouts[-1]) for _ in range(batch)]
-    Y = [[1 if c == label else 0 for c in range(nouts[-1])] for label in labels]
+    X, Y = larger_batch(nin, nouts[-1], batch)
     model = mlp(s, nin, nouts)
     steps = (value_mse_step, torch_scalar_mse_step, torch_vec_mse_step, fast_mse_graph)
     return train_steps(s, job, model, X, Y, steps, lambda k: 0.01)
 
 
-SCENARIOS = {"build": scenario_build, "backward": scenario_backward, "deep": scenario_deep,
-             "memory": scenario_memory, "demo": scenario_demo, "larger": scenario_larger}
+SCENARIOS = {"build": scenario_build, "backward": scenario_backward, "replay": scenario_replay,
+             "deep": scenario_deep, "memory": scenario_memory, "demo": scenario_demo,
+             "larger": scenario_larger}
 
 
 def main():
