@@ -2,7 +2,8 @@
 
 MLP(64, [64, 64, 10]) on a batch of 32, and MLP(784, [128, 10]) on a batch of 8
 (quick mode: batches of 8 and 1). micrograd 0.1.0 takes seconds per step here, so
-it runs one step per process, without warm-up.
+it runs one step per process, without warm-up. ours-fast (the fast path, graph
+built once) warms up with two steps, as in bench_demo.py.
 """
 import pytest
 
@@ -16,6 +17,7 @@ def test_larger(benchmark, model):
     nin, nouts, batch = MODELS[model]
     interleave(benchmark, "larger", {"nin": nin, "nouts": nouts, "batch": batch, "warmup": 1},
                impls={"ours": {"steps": size(5, 2)},
+                      "ours-fast": {"steps": size(50, 10), "warmup": 2},
                       "mg010": {"steps": 1, "warmup": 0},
                       "mg010-nogc": {"steps": 1, "warmup": 0},
                       "torch-scalar": {"steps": 1, "warmup": 0},

@@ -25,6 +25,7 @@ QUICK = os.environ.get("MG_BENCH_QUICK", "") not in ("", "0")
 
 LABELS = {
     "ours": "micrograd-c (ours)",
+    "ours-fast": "micrograd-c fast path (fused + replay + C optimizer)",
     "mg010": "micrograd 0.1.0 (GC on, its default)",
     "mg010-nogc": "micrograd 0.1.0 (GC off)",
     "torch-scalar": "PyTorch op for op (0-d float64)",

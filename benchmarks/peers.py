@@ -7,6 +7,8 @@ Times are taken inside the process with time.perf_counter, around the work only
 
 Implementations (the first two run the same user code through Value and nn):
   ours           micrograd from this package (or from PYTHONPATH: bench_gil.py's builds)
+  ours-fast      the same package's fast path: the graph built once (MLP(..., fused=True)),
+                 then each step loss.forward() (a replay in C), backward, optim.SGD
   mg010          micrograd 0.1.0 from PyPI, its garbage collector on (its default);
                  it has no tanh, so _closure_tanh adds one in its own style
   mg010-nogc     the same, gc.disable() before the work
@@ -126,6 +128,8 @@ def mlp(s, nin, nouts):
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers)
     from micrograd.nn import MLP
+    if s.impl == "ours-fast":
+        return MLP(nin, nouts, fused=True)      # the same draws as ours
     return MLP(nin, nouts)
 
 
@@ -190,6 +194,30 @@ def scenario_backward(s, job):
         ns.append((time.perf_counter() - t0) / (ops + len(xs)) * 1e9)
         del root, xs
     return {"ns_per_node": ns}, {"nodes": ops + 1000}
+
+
+def scenario_replay(s, job):
+    """backward's graph built once, then: backward before any forward (no kept order),
+    the first forward() (sorts the graph and keeps the order), and `reps` times a
+    replay forward() then a backward() over the kept order. ns per node, leaves included."""
+    root, ops, _, xs = build_graph(s.leaf, job["n_ops"])
+    nodes = ops + len(xs)
+    ns = lambda t0: (time.perf_counter() - t0) / nodes * 1e9
+    metrics = {}
+    t0 = time.perf_counter()
+    root.backward()
+    metrics["backward_unkept_ns_per_node"] = [ns(t0)]
+    t0 = time.perf_counter()
+    root.forward()
+    metrics["first_forward_ns_per_node"] = [ns(t0)]
+    for _ in range(job["reps"]):
+        t0 = time.perf_counter()
+        root.forward()
+        metrics.setdefault("forward_ns_per_node", []).append(ns(t0))
+        t0 = time.perf_counter()
+        root.backward()
+        metrics.setdefault("backward_ns_per_node", []).append(ns(t0))
+    return metrics, {"nodes": nodes}
 
 
 def scenario_deep(s, job):
@@ -302,12 +330,53 @@ def torch_scalar_mse_step(model, X, Y, T, learning_rate):
     return torch_sgd(T.torch, model, loss, learning_rate)
 
 
+def fast_hinge_graph(model, X, y, Value):
+    """value_step's loss as a graph built once (losses.hinge is its data loss, op for op):
+    the loss, and what a step reads after the replay (the accuracy, from the scores)."""
+    from micrograd.engine import get_data
+    from micrograd.losses import hinge
+    inputs = [list(map(Value, xrow)) for xrow in X]
+    scores = list(map(model, inputs))
+    data_loss = hinge(scores, y)
+    reg_loss = 1e-4 * sum((p*p for p in model.parameters()))
+    accuracy = lambda: [(yi > 0) == (si > 0) for yi, si in zip(y, get_data(scores))]
+    return data_loss + reg_loss, accuracy
+
+
+def fast_mse_graph(model, X, Y, Value):
+    """value_mse_step's loss as a graph built once, the one-hot targets leaves too."""
+    inputs = [list(map(Value, xrow)) for xrow in X]
+    T = [list(map(Value, row)) for row in Y]
+    outs = list(map(model, inputs))
+    loss = sum((o - t)**2 for out, tgt in zip(outs, T) for o, t in zip(out, tgt)) * (1.0 / len(X))
+    return loss, lambda: None
+
+
+def fast_step(loss, read, opt, learning_rate, first):
+    """One step of the fast path: replay the graph's forward in C (the build computed
+    the first step's), zero_grad, backward and SGD, one C call each."""
+    if not first:
+        loss.forward()
+    read()
+    opt.zero_grad()
+    loss.backward()
+    opt.lr = learning_rate
+    opt.step()
+    return loss.data
+
+
 def train_steps(s, job, model, X, y, steps, lr):
     """Warm-up steps, then timed steps: ms per step, and every step's loss.
 
-    steps: (Value step, 0-d tensor step, nn.Linear step); lr(k): step k's rate."""
-    value_fn, scalar_fn, vec_fn = steps
-    if s.impl == "torch-vec":
+    steps: (Value step, 0-d tensor step, nn.Linear step, fast path's graph builder);
+    lr(k): step k's rate. The fast path's graph is built off the clock."""
+    value_fn, scalar_fn, vec_fn, fast_graph = steps
+    if s.impl == "ours-fast":
+        from micrograd.optim import SGD
+        loss, read = fast_graph(model, X, y, s.leaf)
+        opt = SGD(model.parameters(), lr=lr(0))
+        step = lambda k: fast_step(loss, read, opt, lr(k), k == 0)
+    elif s.impl == "torch-vec":
         t = s.torch
         X, y = t.tensor(X, dtype=t.float64), t.tensor(y, dtype=t.float64)
         step = lambda k: vec_fn(model, X, y, t, lr(k))
@@ -327,24 +396,30 @@ def train_steps(s, job, model, X, y, steps, lr):
 def scenario_demo(s, job):
     X, y = moons(job["samples"], 0.1, seed=1)
     model = mlp(s, 2, [16, 16, 1])
-    return train_steps(s, job, model, X, y, (value_step, torch_scalar_step, torch_vec_step),
-                       lambda k: 1.0 - 0.9 * k / 100)
+    steps = (value_step, torch_scalar_step, torch_vec_step, fast_hinge_graph)
+    return train_steps(s, job, model, X, y, steps, lambda k: 1.0 - 0.9 * k / 100)
+
+
+def larger_batch(nin, nout, batch):
+    """larger's random batch: inputs in [0, 1), one-hot targets of nout classes."""
+    rng = random.Random(2)
+    X = [[rng.random() for _ in range(nin)] for _ in range(batch)]
+    labels = [rng.randrange(nout) for _ in range(batch)]
+    return X, [[1 if c == label else 0 for c in range(nout)] for label in labels]
 
 
 def scenario_larger(s, job):
     """MLP(nin, nouts) on a random batch, one-hot targets, mean squared error."""
-    rng = random.Random(2)
     nin, nouts, batch = job["nin"], job["nouts"], job["batch"]
-    X = [[rng.random() for _ in range(nin)] for _ in range(batch)]
-    labels = [rng.randrange(nouts[-1]) for _ in range(batch)]
-    Y = [[1 if c == label else 0 for c in range(nouts[-1])] for label in labels]
+    X, Y = larger_batch(nin, nouts[-1], batch)
     model = mlp(s, nin, nouts)
-    steps = (value_mse_step, torch_scalar_mse_step, torch_vec_mse_step)
+    steps = (value_mse_step, torch_scalar_mse_step, torch_vec_mse_step, fast_mse_graph)
     return train_steps(s, job, model, X, Y, steps, lambda k: 0.01)
 
 
-SCENARIOS = {"build": scenario_build, "backward": scenario_backward, "deep": scenario_deep,
-             "memory": scenario_memory, "demo": scenario_demo, "larger": scenario_larger}
+SCENARIOS = {"build": scenario_build, "backward": scenario_backward, "replay": scenario_replay,
+             "deep": scenario_deep, "memory": scenario_memory, "demo": scenario_demo,
+             "larger": scenario_larger}
 
 
 def main():

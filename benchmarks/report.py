@@ -21,6 +21,7 @@ TARGETS = [  # (what, scenario key, metric, at least this speed-up); issues 2 an
     ("demo: one training step", "demo", "ms_per_step", 30),
 ]
 MAX_ARENA_BYTES = 48
+LOSS_RTOL = 1e-9               # ours-fast's losses against ours'
 
 
 def fmt(x):
@@ -122,21 +123,77 @@ def gil_table(info):
     return lines
 
 
+REPLAY_ROWS = [  # (metric, what it times)
+    ("backward_unkept_ns_per_node", "backward() before any forward(): no kept order "
+                                    "(as the backward scenario)"),
+    ("first_forward_ns_per_node", "first forward(): sorts the graph, keeps the order"),
+    ("forward_ns_per_node", "replay forward()"),
+    ("backward_ns_per_node", "backward() over the kept order"),
+]
+
+
+def replay_table(info):
+    r = info["rows"]["ours"]
+    if not r["metrics"]:
+        return [f"Ours: {'; '.join(sorted(set(r['errors']))) or 'no result'}."]
+    lines = ["| micrograd-c (ours) | median ns/node | min | max | samples |",
+             "|---|---|---|---|---|"]
+    for metric, what in REPLAY_ROWS:
+        xs = r["metrics"].get(metric, [])
+        lines.append(f"| {what} | {fmt(median(xs))} | {fmt(min(xs) if xs else None)} "
+                     f"| {fmt(max(xs) if xs else None)} | {len(xs)} |")
+    return lines
+
+
+def fast_path_lines(info):
+    """ours-fast against PyTorch nn.Linear, and its losses against ours (same model and steps)."""
+    rows, metric, unit = info["rows"], info["primary"], info["unit"]
+    if "ours-fast" not in rows:
+        return []
+    out = []
+    fast = median(rows["ours-fast"]["metrics"].get(metric, []))
+    vec = median(rows.get("torch-vec", {}).get("metrics", {}).get(metric, []))
+    if fast and vec:
+        out.append(f"Fast path vs PyTorch nn.Linear: {fmt(max(vec, fast) / min(vec, fast))}x "
+                   f"{'faster' if fast < vec else 'slower'} ({fmt(fast)} vs {fmt(vec)} {unit}, "
+                   f"medians).")
+    a = rows.get("ours", {}).get("info", {}).get("losses", [])
+    b = rows["ours-fast"]["info"].get("losses", [])
+    diffs = [abs(x - y) / abs(x) if x else abs(y) for x, y in zip(a, b)]
+    if diffs:
+        ok = all(d <= LOSS_RTOL for d in diffs)
+        out.append(f"Fast path's per-step losses vs ours (same model, data and learning rates): "
+                   f"largest relative difference {max(diffs):.2g} over the first {len(diffs)} "
+                   f"steps ({'within' if ok else 'NOT within'} {LOSS_RTOL:g}).")
+    else:
+        out.append("Fast path's losses: not compared (ours or ours-fast has none).")
+    return out
+
+
 DESCRIPTIONS = {
     "build": "Build a graph of {ops:,} ops through operator overloading (+ * ** relu tanh), "
              "one build per fresh process. Lower is better; `vs X` = X's median / this row's "
              "median (how many times faster than X).",
     "backward": "One backward pass over that graph ({nodes:,} nodes, leaves included), built "
                 "outside the clock, one per fresh process.",
+    "replay": "A graph built once and replayed: build's graph ({nodes:,} nodes, leaves "
+              "included, unfused), one process per round; in it, one backward(), the first "
+              "forward(), then {reps} pairs of a replay forward() and a backward() over the "
+              "order forward() kept (ns per node of the whole graph). Ours only: micrograd "
+              "0.1.0 and PyTorch op for op have no replay.",
     "deep": "Backward through a chain {nodes:,} nodes deep (tanh, + x, ...). micrograd 0.1.0's "
             "recursive topological sort fails: that is its row.",
     "memory": "RSS of one graph of {nodes:,} nodes: peak RSS of the process, and (RSS after the "
               "build - RSS before) / nodes; ours also from micrograd.engine.stats(). Smaller is "
               "better; `vs` = micrograd 0.1.0's RSS bytes per node / this row's.",
     "demo": "One training step of the moons demo: MLP(2, [16, 16, 1]), 100 points, SVM loss + "
-            "L2, zero_grad, backward, SGD; unchanged user code (peers.value_step).",
+            "L2, zero_grad, backward, SGD; unchanged user code (peers.value_step). "
+            "The fast path builds that graph once, with MLP(..., fused=True), off the clock; "
+            "a step is loss.forward() (a replay in C), the accuracy from get_data of the "
+            "scores, optim.SGD's zero_grad(), loss.backward(), step() (peers.fast_step).",
     "larger": "One training step of MLP({nin}, {nouts}) on a batch of {batch}, mean squared "
-              "error to one-hot targets, SGD.",
+              "error to one-hot targets, SGD. The fast path builds the graph once (inputs and "
+              "targets leaves, MLP(..., fused=True)) and replays it as in demo.",
     "gil": "Per-op build cost of three builds of the engine (scratch copies, same sources), "
            "interleaved: what micrograd/_build.py's thread-safety choice costs "
            "({ops:,}-op build graph).",
@@ -155,9 +212,12 @@ def scenario_section(key, bench):
     steps = "; ".join(f"{info['labels'][k]}: {r['job'].get('warmup', 0)} warm-up + "
                       f"{r['job']['steps']} timed steps per process"
                       for k, r in info["rows"].items() if r["job"] and "steps" in r["job"])
-    table = {"deep": deep_table, "memory": memory_table, "gil": gil_table}.get(name, time_table)
+    table = {"deep": deep_table, "memory": memory_table, "gil": gil_table,
+             "replay": replay_table}.get(name, time_table)
     out = [title, "", text + f" {rounds}." + (f" Steps: {steps}." if steps else ""), ""]
     out += table(info)
+    fast = fast_path_lines(info)
+    out += [""] + fast if fast else []
     if name == "demo" and "ours" in info["rows"] and REF in info["rows"]:
         a = info["rows"]["ours"]["info"].get("losses", [None])[0]
         b = info["rows"][REF]["info"].get("losses", [None])[0]
@@ -236,6 +296,28 @@ def callgrind_section(bench):
             f"- {name}: {per:.1f} instructions per node" for name, per in info.get("top", [])] + [""]
 
 
+def callgrind_replay_section(bench, by_key):
+    info = bench["extra_info"]
+    g, m = info["graph_ir_per_node"], info["mlp_ir_per_mac"]
+    calls = ("first_forward", "forward", "backward")
+    lines = ["## callgrind: instructions of a replay", "",
+             "`valgrind --tool=callgrind --toggle-collect=mg_forward` (then `mg_backward`), "
+             "one dump per call (benchmarks/callgrind_replay.py): for each graph, built once, "
+             "the first forward() (it sorts the graph and keeps the order), a replay forward(), "
+             "and a backward() over the kept order. Machine-independent.", "",
+             "| graph | per | first forward() | replay forward() | backward, kept order |",
+             "|---|---|---|---|---|",
+             f"| build's graph, {info['nodes']:,} nodes, unfused | node | "
+             + " | ".join(f"{g[c]:.1f}" for c in calls) + " |",
+             f"| {info['mlp']}, batch {info['batch']}, MSE to one-hot | multiply-add "
+             f"({info['macs']:,}) | " + " | ".join(f"{m[c]:.1f}" for c in calls) + " |"]
+    plain = by_key.get("callgrind", {}).get("extra_info")
+    if plain and plain.get("nodes") == info["nodes"]:
+        lines += ["", f"For comparison, backward over that graph without a kept order: "
+                      f"{plain['ir_per_node']:.1f} per node (above)."]
+    return lines + [""]
+
+
 # ---------------------------------------------------------------- chart
 
 def ref_median(info):
@@ -250,7 +332,7 @@ def speedups_png(by_key, keys, path):
 
     keys = [k for k in keys if by_key[k]["extra_info"].get("primary") in
             ("ns_per_op", "ns_per_node", "ms_per_step") and ref_median(by_key[k]["extra_info"])]
-    impls = ["ours", "mg010-nogc", "torch-scalar", "torch-vec"]
+    impls = ["ours", "ours-fast", "mg010-nogc", "torch-scalar", "torch-vec"]
     labels = {}
     width = 0.8 / len(impls)
     fig, ax = plt.subplots(figsize=(10, 5))
@@ -282,8 +364,8 @@ def speedups_png(by_key, keys, path):
 
 def report(data):
     by_key = {key_of(b): b for b in data["benchmarks"] if "scenario" in b["extra_info"]}
-    order = ["build", "backward", "deep", "demo", "larger[mlp64]", "larger[mlp784]", "memory",
-             "gil", "callgrind"]
+    order = ["build", "backward", "replay", "deep", "demo", "larger[mlp64]", "larger[mlp784]",
+             "memory", "gil", "callgrind", "callgrind-replay"]
     keys = sorted(by_key, key=lambda k: order.index(k) if k in order else len(order))
     out = ["# Benchmark results", "",
            "Written by `benchmarks/report.py` from one run of the benchmarks: every implementation "
@@ -296,6 +378,8 @@ def report(data):
     for k in keys:
         if by_key[k]["extra_info"]["scenario"] == "callgrind":
             out += callgrind_section(by_key[k])
+        elif by_key[k]["extra_info"]["scenario"] == "callgrind-replay":
+            out += callgrind_replay_section(by_key[k], by_key)
         else:
             out += scenario_section(k, by_key[k])
     out += ["## Notes", "",
@@ -305,7 +389,11 @@ def report(data):
             "differ; its cost per step does not depend on them.",
             "- micrograd-c's rows run the user code unchanged; its `nn.Neuron` builds each "
             "neuron's sum with `engine.dot` (one C call, the same nodes as micrograd's "
-            "`sum(...)`). Not measured yet: graph replay and C optimizers.", ""]
+            "`sum(...)`).",
+            "- micrograd-c's fast path (ours-fast) is the same model (same draws), data, loss "
+            "and learning rates as ours, through the fast-path API: the graph is built once "
+            "off the clock (as PyTorch's tensors and layers are made off the clock), then "
+            "replayed in C every step, with optim.SGD's one-call zero_grad and step.", ""]
     return "\n".join(out), by_key, keys
 
 
