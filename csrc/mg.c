@@ -523,6 +523,36 @@ int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n)
     return status == MG_OK ? i : -status;
 }
 
+int32_t mg_leaves(mg_arena *a, const double *values, const uint8_t *is_int, int32_t n)
+{
+    LOCK(&a->lock);
+    int status = n < 0 || (n > 0 && !values) ? MG_EINDEX : MG_OK;
+    int64_t need = (int64_t)a->len + (n > 0 ? n : 0), cap = a->cap;
+    while (status == MG_OK && cap < need)
+        cap *= 2;
+    if (status == MG_OK && need > a->max_cap)
+        status = MG_ENOMEM;
+    else if (status == MG_OK && cap > a->cap)
+        status = grow(a, cap > a->max_cap ? a->max_cap : (int32_t)cap);
+    int32_t first = a->len;
+    for (int32_t j = 0; j < n && status == MG_OK; j++) {    /* at the end, not in free slots */
+        int32_t i = first + j;
+        a->op[i] = MG_LEAF;
+        a->flags[i] = (uint8_t)((is_int && is_int[j] ? MG_DATA_INT : 0) | MG_GRAD_INT);
+        a->kids[i][0] = a->kids[i][1] = -1;
+        a->refs[i] = 1;
+        a->arg[i] = 0;
+        a->data[i] = is_int && is_int[j] && values[j] == 0 ? 0 : values[j];
+        a->grad[i] = 0;
+    }
+    if (status == MG_OK) {
+        a->len += n;
+        a->live += n;
+    }
+    UNLOCK(&a->lock);
+    return status == MG_OK ? first : -status;
+}
+
 /* sum((w[k] * x[k] for k in range(n)), start), node for node as micrograd builds
  * it: product k is MUL(w[k], x[k]), sum k is ADD(sum k-1, product k). With
  * x == NULL, x[k] is a new leaf holding c[k] (a Python float). Only the last sum

@@ -83,6 +83,11 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
                const double *c, int32_t n, int fused);
 /* fused: one MG_DOT node with children start, w[0], x[0], w[1], x[1], ...: the same
  * data as the n products and n sums, bit for bit, and the same grads. */
+/* n new leaves in consecutive slots (a neuron's weights: their data and grads are then
+ * contiguous, which the replay of MG_DOT uses), each with one reference for the
+ * caller; returns the first index, or minus an mg_status, having changed nothing.
+ * is_int == NULL: every value is a float. */
+int32_t mg_leaves(mg_arena *a, const double *values, const uint8_t *is_int, int32_t n);
 /* an n-ary node (MG_DOT, MG_LSE) over kids[0..n): same contract as mg_push */
 int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n);
 int mg_retain(mg_arena *a, int32_t i);

@@ -21,7 +21,7 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
   their new data, it and the nodes after it keep their old data, and the
   error names the op; a later forward() with good leaf data repairs all.
 """
-__all__ = ["Value", "dot", "logsumexp", "set_data", "get_data", "get_grad"]
+__all__ = ["Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad"]
 
 import array
 import operator
@@ -444,6 +444,22 @@ def dot(ws, xs, start, fused=False):
     if i < 0:
         i = _retry(i, lib.mg_dot, start._i, w, x, c, n, 0)
     return _own(i)
+
+
+def leaves(numbers):
+    """[Value(x) for x in numbers], in consecutive nodes of the arena: their data and
+    grads sit side by side, as a neuron's weights should (nn.Neuron makes its weights
+    so; a fused neuron's replay and backward then run over contiguous arrays)."""
+    pairs = [_number(x) for x in numbers]
+    n = len(pairs)
+    data = ffi.new("double[]", [x for x, _ in pairs])
+    is_int = ffi.new("uint8_t[]", [i for _, i in pairs])
+    if len(_dead) >= _BATCH:
+        _flush()
+    i = lib.mg_leaves(_arena, data, is_int, n)
+    if i < 0:
+        i = _retry(i, lib.mg_leaves, data, is_int, n)
+    return [_own(i + j) for j in range(n)]
 
 
 def _as_value(x):

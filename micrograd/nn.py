@@ -24,7 +24,7 @@ import os
 import random
 import struct
 
-from micrograd.engine import Value, dot
+from micrograd.engine import Value, dot, leaves
 
 # activation -> the name in a neuron's repr ('ReLUNeuron(2)', 'TanhNeuron(3)')
 _ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
@@ -72,7 +72,7 @@ class Neuron(Module):
 
     def __init__(self, nin, nonlin=True, activation="relu", fused=False):
         self.activation = _activation(activation)
-        self.w = [Value(random.uniform(-1,1)) for _ in range(_size(nin, "nin"))]
+        self.w = leaves(random.uniform(-1,1) for _ in range(_size(nin, "nin")))  # side by side
         self.b = Value(0)
         self.nonlin = nonlin
         self.fused = fused

@@ -263,6 +263,33 @@ static void optimizers(void)
     mg_optim_free(o[MG_ADAMW]);
 }
 
+/* mg_leaves: consecutive slots at the end, all or nothing; mg_backward_node: one rule */
+static void leaves(void)
+{
+    mg_arena *a = mg_arena_new(0);
+    double v[40];
+    uint8_t ints[40] = { 1 };
+    for (int k = 0; k < 40; k++)
+        v[k] = k;
+    int32_t first = mg_leaves(a, v, ints, 40);     /* grows the arena on the way */
+    CHECK(first == 0 && live(a) == 40 && get(a, 39, MG_DATA) == 39);
+    mg_number n;
+    CHECK(mg_get(a, 0, MG_DATA, &n) == MG_OK && n.is_int && mg_get(a, 1, MG_DATA, &n) == MG_OK
+          && !n.is_int);
+    CHECK(mg_release(a, &first, 1) == MG_OK && live(a) == 39);
+    CHECK(mg_leaves(a, v, NULL, 3) == 40);         /* not into the freed slot 0 */
+    CHECK(mg_leaves(a, v, NULL, 0) == 43 && live(a) == 42);
+    CHECK(mg_leaves(a, NULL, NULL, 2) == -MG_EINDEX && mg_leaves(a, v, NULL, -1) == -MG_EINDEX);
+    CHECK(mg_arena_limit(a, 50) == MG_OK);
+    CHECK(mg_leaves(a, v, NULL, 10) == -MG_ENOMEM && live(a) == 42);
+    int32_t z = push(a, MG_MUL, 2, 3, 0);
+    CHECK(mg_set(a, z, MG_GRAD, 2.0, 0) == MG_OK && mg_backward_node(a, z) == MG_OK);
+    CHECK(get(a, 2, MG_GRAD) == 6.0 && get(a, 3, MG_GRAD) == 4.0);
+    CHECK(mg_backward_node(a, 2) == MG_OK && get(a, 2, MG_GRAD) == 6.0);   /* a leaf: nothing */
+    CHECK(mg_backward_node(a, 999) == MG_EINDEX && mg_backward_node(a, -1) == MG_EINDEX);
+    mg_arena_free(a);
+}
+
 int main(void)
 {
     names();
@@ -272,6 +299,7 @@ int main(void)
     dot();
     churn();
     optimizers();
+    leaves();
     for (int k = 0; k < 100; k++) {     /* arenas created and freed in a loop */
         mg_arena *a = mg_arena_new(k);
         push(a, MG_LEAF, -1, -1, k);

@@ -251,3 +251,23 @@ def test_seed_example_gradients_match_pytorch_float64(activation):
     assert loss.data == pytest.approx(expected.item(), rel=1e-12)
     assert [p.grad for p in n.parameters()] == pytest.approx(
         [t.grad.item() for t in params], rel=1e-10, abs=1e-12)
+
+
+def test_neuron_weights_are_consecutive_nodes_even_after_churn():
+    """leaves(): a fused neuron's replay runs over its weights as one contiguous run."""
+    from micrograd.engine import stats
+    junk = [Value(float(i)) for i in range(3000)]
+    del junk
+    stats()                                 # releases what died: free slots to reuse
+    n = Neuron(7)
+    assert [w._i for w in n.w] == list(range(n.w[0]._i, n.w[0]._i + 7))
+
+
+def test_leaves_are_values_with_the_numbers_and_their_int_flags():
+    from micrograd.engine import leaves
+    vs = leaves([1, 2.5, True, -0.0])
+    assert [v.data for v in vs] == [1, 2.5, 1, -0.0]
+    assert [type(v.data) for v in vs] == [int, float, int, float]
+    assert all(type(v) is Value and v.grad == 0 for v in vs) and leaves([]) == []
+    with pytest.raises(TypeError):
+        leaves([1.0, "x"])
