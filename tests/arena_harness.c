@@ -463,7 +463,8 @@ static void edges_churn(void)
 #ifdef MG_HARNESS_KNOWN_BUGS
 /* bugs reported, not fixed yet (cc -DMG_HARNESS_KNOWN_BUGS to check a fix): a dot
  * needs its start and whole pairs, so 0 or an even number of children is MG_EINDEX
- * (0 reads k[0]: a crash); so is a logsumexp of nothing (memcpy to a NULL edges array) */
+ * (0 reads k[0]: a crash); so is a logsumexp of nothing (memcpy to a NULL edges array);
+ * and a freed index is MG_EINDEX even where a new constant leaf would take its slot */
 static void known_bugs(void)
 {
     mg_arena *a = mg_arena_new(16);
@@ -472,6 +473,14 @@ static void known_bugs(void)
     CHECK(mg_push_n(a, MG_DOT, NULL, 0) == -MG_EINDEX);
     CHECK(mg_push_n(a, MG_DOT, two, 0) == -MG_EINDEX);
     CHECK(mg_push_n(a, MG_DOT, two, 2) == -MG_EINDEX);
+    CHECK(live(a) == 1);
+    /* a freed index must not alias the constant leaf that takes its slot */
+    int32_t w = push(a, MG_LEAF, -1, -1, 2);
+    double c = 5;
+    CHECK(mg_release(a, &w, 1) == MG_OK);
+    CHECK(mg_push(a, MG_MUL, w, MG_CONST, 5, 0) == -MG_EINDEX);
+    CHECK(mg_dot(a, b, &w, NULL, &c, 1, 0) == -MG_EINDEX);
+    CHECK(mg_dot(a, b, &w, NULL, &c, 1, 1) == -MG_EINDEX);
     CHECK(live(a) == 1);
     mg_arena_free(a);
 }

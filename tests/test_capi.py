@@ -711,3 +711,28 @@ def test_edges_are_compacted_under_churn_and_survivors_keep_their_children(arena
     assert lib.mg_set(arena, xs[0], lib.MG_DATA, 5.0, 0) == OK
     for i, old in zip(keep, data):
         assert forward(arena, i)[0] == OK and get(arena, i) > old
+
+
+# ---------------------------------------------------------------- a freed slot reused inside a call
+
+@pytest.mark.xfail(strict=True, reason="BUG: mg_push(a, op, lhs, MG_CONST, c) with lhs a freed "
+                   "slot returns a node: the constant leaf is pushed first, takes the free slot "
+                   "lhs, and the op is made over it (c op c) instead of MG_EINDEX")
+def test_push_with_a_const_and_a_freed_lhs_is_eindex(arena):
+    x = leaf(arena, 1.0)
+    w = leaf(arena, 2.0)
+    assert lib.mg_release(arena, [w], 1) == OK
+    assert lib.mg_push(arena, lib.MG_MUL, w, lib.MG_CONST, 5.0, 0) == -EINDEX
+    assert stats(arena)[0] == 1 and get(arena, x) == 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: mg_dot(a, start, w, NULL, c, n, fused) with a freed "
+                   "slot in w returns a node: only start is checked up front, the first constant "
+                   "leaf takes the freed slot, and the product becomes c*c (fused and chain)")
+@pytest.mark.parametrize("fused", [0, 1])
+def test_dot_with_constants_and_a_freed_weight_is_eindex(arena, fused):
+    b = leaf(arena, 1.0)
+    w = leaf(arena, 2.0)
+    assert lib.mg_release(arena, [w], 1) == OK
+    assert lib.mg_dot(arena, b, [w], ffi.NULL, [5.0], 1, fused) == -EINDEX
+    assert stats(arena)[0] == 1

@@ -383,3 +383,24 @@ def test_four_threads_replaying_their_own_graphs_match_a_single_thread(interleav
     alone = [replay_worker(k) for k in range(4)]
     together = run_threads([lambda k=k: replay_worker(k) for k in range(4)])
     assert together == alone
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: when mg_forward fails without a failing node "
+                   "(MG_ENOMEM: no memory for the kept order; *failed is -1), Value.forward() "
+                   "calls _replay_error(status, -1), whose _node_fields(-1) raises IndexError "
+                   "('no such node') instead of MemoryError")
+def test_forward_out_of_memory_for_its_plan_is_memory_error(monkeypatch):
+    class NoMemoryForPlans:
+        def __getattr__(self, name):
+            if name == "mg_forward":
+                def mg_forward(arena, root, failed):
+                    failed[0] = -1
+                    return lib.MG_ENOMEM
+                return mg_forward
+            return getattr(lib, name)
+
+    x = Value(1.0)
+    out = x.exp()
+    monkeypatch.setattr(engine, "lib", NoMemoryForPlans())
+    with pytest.raises(MemoryError):
+        out.forward()
