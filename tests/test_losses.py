@@ -13,8 +13,10 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
 
 from micrograd import losses
+from micrograd.gradcheck import gradcheck
 from micrograd.engine import Value, logsumexp, set_data, stats
 
 F64 = torch.float64
@@ -70,6 +72,24 @@ def test_logsumexp_matches_torch_values_and_grads(name):
     tout.backward()
     close_all([out.data], [tout.item()])
     close_all([v.grad for v in vs], t.grad.tolist())
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+@given(st.lists(st.floats(-800, 800, allow_nan=False), min_size=1, max_size=9))
+def test_logsumexp_of_random_logits_matches_torch(xs):
+    vs = [Value(x) for x in xs]
+    out = logsumexp(vs)
+    out.backward()
+    t = tensor(xs)
+    torch.logsumexp(t, 0).backward()
+    close_all([out.data], [torch.logsumexp(t.detach(), 0).item()])
+    close_all([v.grad for v in vs], t.grad.tolist())
+
+
+def test_gradcheck_passes_through_logsumexp_and_cross_entropy():
+    assert gradcheck(lambda a, b, c: logsumexp([a, b * 2, c, a]).tanh(), [0.3, -0.7, 1.2])
+    assert gradcheck(lambda a, b, c, p: losses.cross_entropy([a, b, c], [p, 1 - p, 0.25]),
+                     [0.3, -0.7, 1.2, 0.4])
 
 
 def test_logsumexp_is_one_node_over_its_values_and_numbers():

@@ -10,6 +10,7 @@ a replayed root whose slot is reused, threads, a leaf, twice, a million-deep cha
 Not here: the C calls (test_capi.py, arena_harness.c), memory (test_bulk.py).
 """
 import math
+import os
 import re
 
 import pytest
@@ -179,6 +180,13 @@ def test_replay_with_new_leaf_data_equals_a_fresh_build(case):
     check_replay(*case)
 
 
+@pytest.mark.slow              # tests/conftest.py skips it unless pytest -m slow
+@settings(max_examples=max(1, int(os.environ.get("MG_FUZZ_EXAMPLES", "3000"))), **SETTINGS)
+@given(replays())
+def test_replay_with_new_leaf_data_equals_a_fresh_build_many(case):
+    check_replay(*case)
+
+
 def test_generated_programs_use_every_op_and_mostly_replay():
     """The generator is not degenerate: every kind appears, most graphs replay."""
     seen, outcomes = set(), []
@@ -190,13 +198,16 @@ def test_generated_programs_use_every_op_and_mostly_replay():
         seen.update(ins[0] for ins in prog)
         try:
             build(prog, first)
-            build(prog, second)
+            _, vals, _ = build(prog, second)
             outcomes.append("ok")
+            if any(type(v.data) is int for v in vals[len(first):]):
+                outcomes.append("int node")
         except ERRORS:
             outcomes.append("error")
     collect()
     assert seen == {"+", "-", "*", "/", "**", "**v", "rpow", "dot", "lse"} | set(UNARY)
     assert outcomes.count("ok") >= len(outcomes) // 2 and "error" in outcomes
+    assert outcomes.count("int node") >= 10
 
 
 def test_replay_keeps_int_data_int_and_follows_a_switch_to_floats():
