@@ -86,6 +86,7 @@ def test_fused_dot_of_ints_is_an_int_and_a_float_anywhere_makes_it_float():
     assert same_data(dot(ws, [4, 5], Value(1.0), fused=True).data, 1.0 + 2 * 4 + -3 * 5)
 
 
+@pytest.mark.usefixtures("quiet_gc")
 def test_fused_dot_of_an_int_product_too_large_for_a_float_is_overflow_error():
     with pytest.raises(OverflowError):
         Value(10 ** 200) * Value(10 ** 200)
@@ -132,6 +133,7 @@ def test_fused_dot_with_number_start_and_weights_makes_leaves_as_the_sum_would()
     assert len(got._prev) == 5      # 1, 0.5 and 4 became leaves
 
 
+@pytest.mark.usefixtures("quiet_gc")
 def test_fused_dot_is_one_node_labelled_dot_over_its_distinct_children():
     x, y, b = Value(1.0), Value(2.0), Value(0.0)
     live = stats()["live"]
@@ -219,6 +221,7 @@ def test_fused_mlp_has_the_same_parameters_and_repr():
     assert [p.data for p in plain.parameters()] == [p.data for p in fused.parameters()]
 
 
+@pytest.mark.usefixtures("quiet_gc")
 def test_fused_mlp_is_fewer_nodes_with_dot_ops():
     plain, fused = twins(7, (3, [4, 1]))
     x = [Value(0.5), Value(-1.0), Value(2.0)]

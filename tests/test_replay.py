@@ -285,6 +285,7 @@ def test_relu_branches_follow_the_new_data():
 
 # ---------------------------------------------------------------- plans
 
+@pytest.mark.usefixtures("quiet_gc")
 def test_a_replayed_root_whose_slot_is_reused_replays_the_new_graph():
     x, y = Value(1.0), Value(2.0)
     a, d = x + y, x.exp()
@@ -348,6 +349,7 @@ def test_forward_on_a_leaf_changes_nothing():
     assert (x.data, type(x.data), x.grad) == (3, int, 2.5)
 
 
+@pytest.mark.usefixtures("quiet_gc")
 def test_forward_twice_gives_the_same_data_and_one_plan():
     x = Value(0.7)
     out = (x * x).tanh() + x.exp()

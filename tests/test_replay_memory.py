@@ -17,6 +17,11 @@ from micrograd.losses import cross_entropy
 from micrograd.nn import MLP
 
 
+@pytest.fixture(autouse=True)
+def _quiet(quiet_gc):
+    """Every test here counts nodes, plans and edges: no garbage collection meanwhile."""
+
+
 def arena_stats():
     engine._flush()
     s = ffi.new("mg_stats *")
