@@ -736,3 +736,21 @@ def test_dot_with_constants_and_a_freed_weight_is_eindex(arena, fused):
     assert lib.mg_release(arena, [w], 1) == OK
     assert lib.mg_dot(arena, b, [w], ffi.NULL, [5.0], 1, fused) == -EINDEX
     assert stats(arena)[0] == 1
+
+
+@pytest.mark.parametrize("fused", [0, 1])
+def test_dot_of_ints_too_large_for_a_float_is_erange_and_adds_nothing(arena, fused):
+    b, big = leaf(arena, 0), leaf(arena, 2 ** 600)
+    assert lib.mg_dot(arena, b, [big], [big], ffi.NULL, 1, fused) == -lib.MG_ERANGE
+    assert stats(arena)[0] == 2 and stats_of(arena).edges == 0
+
+
+def test_forward_of_a_dot_that_overflows_as_ints_is_erange_at_the_dot(arena):
+    b, x = leaf(arena, 0), leaf(arena, 3)
+    d = lib.mg_dot(arena, b, [x], [x], ffi.NULL, 1, 1)
+    out = lib.mg_push(arena, lib.MG_RELU, d, -1, 0.0, 0)
+    assert get(arena, out) == 9
+    assert lib.mg_set(arena, x, lib.MG_DATA, 2.0 ** 600, 1) == OK
+    assert forward(arena, out) == (lib.MG_ERANGE, d)
+    assert lib.mg_set(arena, x, lib.MG_DATA, 2.0 ** 600, 0) == OK     # a float: inf, no error
+    assert forward(arena, out) == (OK, -1) and get(arena, out) == math.inf
