@@ -417,3 +417,81 @@ def test_forward_out_of_memory_for_its_plan_is_memory_error(monkeypatch):
     monkeypatch.setattr(engine, "lib", NoMemoryForPlans())
     with pytest.raises(MemoryError):
         out.forward()
+
+
+# ---------------------------------------------------------------- graphs that come and go
+
+from hypothesis.stateful import (RuleBasedStateMachine, invariant,  # noqa: E402
+                                 precondition, rule)
+
+
+class GraphsComeAndGo(RuleBasedStateMachine):
+    """Graphs built, replayed, backpropagated and dropped in any order, so that slots
+    (and the roots of kept orders) are reused by other graphs: every replay must
+    still equal a fresh build, and every dropped root's plan must be gone."""
+
+    def __init__(self):
+        super().__init__()
+        self.graphs = []            # (prog, leaves, vals, root)
+        engine._flush()
+        self.plans = arena_stats()["plans"]
+        self.planned = 0
+
+    @rule(case=programs(), data=st.lists(numbers, min_size=4, max_size=4))
+    def build_one(self, case, data):
+        n_leaves, prog = case
+        try:
+            leaves, vals, root = build(prog, data[:n_leaves])
+        except ERRORS:
+            return
+        self.graphs.append([prog, leaves, vals, root, False])
+
+    @precondition(lambda self: self.graphs)
+    @rule(k=st.integers(0, 99), data=st.lists(numbers, min_size=4, max_size=4))
+    def replay_one(self, k, data):
+        g = self.graphs[k % len(self.graphs)]
+        prog, leaves, vals, root, _ = g
+        second = data[:len(leaves)]
+        set_data(leaves, second)
+        try:
+            _, fresh, fresh_root = build(prog, second)
+        except ERRORS:
+            with pytest.raises(ERRORS):
+                root.forward()
+            self.mark_planned(g)
+            return
+        root.forward()
+        self.mark_planned(g)
+        assert snapshot(vals + [root]) == snapshot(fresh + [fresh_root]), prog
+        for v in leaves:
+            v.grad = 0
+        root.backward()
+        fresh_root.backward()
+        assert grads(vals + [root]) == grads(fresh + [fresh_root]), prog
+
+    def mark_planned(self, g):
+        if not g[4]:
+            g[4] = True
+            self.planned += 1
+
+    @precondition(lambda self: self.graphs)
+    @rule(k=st.integers(0, 99))
+    def drop_one(self, k):
+        g = self.graphs.pop(k % len(self.graphs))
+        self.planned -= g[4]
+        del g[:]
+        engine._flush()             # released now: the next graph reuses the slots
+
+    @invariant()
+    def one_plan_per_replayed_root(self):
+        # graphs share no node, so each replayed root holds exactly one plan
+        assert arena_stats()["plans"] == self.plans + self.planned
+
+    def teardown(self):
+        self.graphs.clear()
+
+
+GraphsComeAndGo.TestCase.settings = settings(max_examples=60, stateful_step_count=30,
+                                             **SETTINGS)
+test_graphs_that_come_and_go_replay_like_fresh_builds = pytest.mark.usefixtures("quiet_gc")(
+    GraphsComeAndGo.TestCase)
