@@ -15,6 +15,7 @@ import re
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from micrograd import engine
 from micrograd._mg import ffi, lib
@@ -420,10 +421,6 @@ def test_forward_out_of_memory_for_its_plan_is_memory_error(monkeypatch):
 
 
 # ---------------------------------------------------------------- graphs that come and go
-
-from hypothesis.stateful import (RuleBasedStateMachine, invariant,  # noqa: E402
-                                 precondition, rule)
-
 
 class GraphsComeAndGo(RuleBasedStateMachine):
     """Graphs built, replayed, backpropagated and dropped in any order, so that slots

@@ -137,3 +137,24 @@ def test_dropping_fused_graphs_frees_their_edges():
     assert arena_stats()["edges"] == base["edges"] + 10 * 201
     del outs
     assert arena_stats()["edges"] == base["edges"]
+
+
+def test_threads_making_and_dropping_plans_leave_none_behind(interleave):
+    from concurrency import run_threads
+    base = arena_stats()
+
+    def work(k):
+        x = Value(0.5 + k)
+        total = 0.0
+        for j in range(300):
+            out = dot([x, x], [j, x], Value(k), fused=True).tanh() + logsumexp([x, j * 0.01])
+            x.data = 0.001 * j
+            out.forward()
+            total += out.data
+            del out
+        return total
+
+    assert run_threads([lambda k=k: work(k) for k in range(4)]) == [work(k) for k in range(4)]
+    after = arena_stats()
+    assert (after["plans"], after["plan_bytes"], after["edges"], after["live"]) == \
+        (base["plans"], base["plan_bytes"], base["edges"], base["live"])
