@@ -445,8 +445,8 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
     if (op < 0 || op >= MG_OP_COUNT)
         return MG_EOP;
     int nary = arity[op] == NARY, is_int = 0;
-    if (n < 0 || (!nary && n != arity[op]))
-        return MG_EINDEX;
+    if (nary ? n < 1 || (op == MG_DOT && n % 2 == 0) : n != arity[op])
+        return MG_EINDEX;       /* n-ary: one child at least; a dot: start and pairs */
     for (int32_t j = 0; j < n; j++)
         if (!mg_alive(a, k[j]))
             return MG_EINDEX;
@@ -497,6 +497,8 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
     LOCK(&a->lock);
     if (op < 0 || op >= MG_OP_COUNT || arity[op] == NARY)
         status = MG_EOP;
+    else if (rhs == MG_CONST && !mg_alive(a, lhs))
+        status = MG_EINDEX;         /* before the constant can take a freed lhs's slot */
     else if (rhs == MG_CONST && arity[op] == 2) {   /* micrograd's `other if isinstance(other, Value) else Value(other)` */
         status = push(a, MG_LEAF, NULL, 0, arg, arg_is_int, &leaf);
         rhs = leaf;
@@ -609,20 +611,31 @@ static int dot_fused(mg_arena *a, int32_t start, const int32_t *w, const int32_t
     return status;
 }
 
+/* every operand of a dot live, checked before any constant takes a free slot
+ * (which may be the slot of a freed operand) */
+static int dot_operands(const mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
+                        const double *c, int32_t n)
+{
+    if (!mg_alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
+        return MG_EINDEX;
+    for (int32_t j = 0; j < n; j++)
+        if (!mg_alive(a, w[j]) || (x && !mg_alive(a, x[j])))
+            return MG_EINDEX;
+    return MG_OK;
+}
+
 int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
                const double *c, int32_t n, int fused)
 {
     int32_t out = -1;
-    int status;
     LOCK(&a->lock);
-    if (!mg_alive(a, start) || n < 0 || (n > 0 && (!w || (!x && !c))))
-        status = MG_EINDEX;
-    else if (n == 0) {
+    int status = dot_operands(a, start, w, x, c, n);
+    if (status == MG_OK && n == 0) {
         a->refs[start]++;           /* the sum of nothing is start itself */
         out = start;
-        status = MG_OK;
-    } else
+    } else if (status == MG_OK) {
         status = (fused ? dot_fused : dot_chain)(a, start, w, x, c, n, &out);
+    }
     UNLOCK(&a->lock);
     return status == MG_OK ? out : -status;
 }
@@ -1034,7 +1047,7 @@ static int group_backward(mg_arena *a, const int32_t *nodes)
     const int32_t *k[GROUP];
     int32_t n = 0;
     double g[GROUP];
-    for (int q = 0; q < GROUP; q++) {
+    for (int q = GROUP - 1; q >= 0; q--) {
         n = children(a, nodes[q], &k[q]);
         g[q] = grad[nodes[q]];
         acc(a, k[q][0], g[q], 0);                       /* the first sum's self.grad += out.grad */
@@ -1049,10 +1062,10 @@ static int group_backward(mg_arena *a, const int32_t *nodes)
         gw1[j] += dx * g[1];
         gw2[j] += dx * g[2];
         gw3[j] += dx * g[3];
-        t += w0[j] * g[0];
-        t += w1[j] * g[1];
+        t += w3[j] * g[3];      /* the last node first, as backward_node one by one would */
         t += w2[j] * g[2];
-        t += w3[j] * g[3];
+        t += w1[j] * g[1];
+        t += w0[j] * g[0];
         grad[x] = t;
     }
     for (int32_t e = 2; e < n; e += 2)

@@ -384,6 +384,8 @@ def _kids(i):
 
 def _replay_error(status, i):
     """forward() failed at node i: the exception the eager op would raise, naming it."""
+    if i < 0:                       # not an op's fault: out of memory for the kept order
+        _check(status)
     op, lhs, rhs = _node_fields(i)
     message = None
     if op not in (MG_DOT, MG_LSE):

@@ -6,6 +6,8 @@ chosen when the graph is built; to change labels between replays, give
 targets as Values (one-hot or probabilities) and set their data instead.
 Not here: reductions other than the mean, or a loss object with state.
 """
+import operator
+
 from micrograd.engine import Value, dot, logsumexp
 
 
@@ -36,7 +38,8 @@ def cross_entropy(logits, target):
     if not logits:
         raise ValueError("cross_entropy needs at least one logit")
     lse = logsumexp(logits)
-    if isinstance(target, int) and not isinstance(target, bool):
+    if hasattr(type(target), "__index__") and not isinstance(target, bool):
+        target = operator.index(target)         # an int, or a numpy integer
         if not -len(logits) <= target < len(logits):
             raise IndexError(f"target {target} is out of range for {len(logits)} classes")
         return lse - logits[target]

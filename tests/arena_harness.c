@@ -290,6 +290,279 @@ static void leaves(void)
     mg_arena_free(a);
 }
 
+
+static int64_t edges(mg_arena *a)
+{
+    mg_stats s;
+    mg_arena_stats(a, &s);
+    CHECK(s.edge_bytes >= s.edges * (int64_t)sizeof(int32_t));
+    return s.edges;
+}
+
+static int64_t plans(mg_arena *a)
+{
+    mg_stats s;
+    mg_arena_stats(a, &s);
+    CHECK((s.plans == 0) == (s.plan_bytes == 0));
+    return s.plans;
+}
+
+/* node i's children, as mg_kids gives them, compared with want[0..n) */
+static int kids_are(mg_arena *a, int32_t i, const int32_t *want, int32_t n)
+{
+    int32_t got[64];
+    if (mg_kids(a, i, got, 64) != n)
+        return 0;
+    for (int32_t k = 0; k < n; k++)
+        if (got[k] != want[k])
+            return 0;
+    return 1;
+}
+
+/* mg_push_n: MG_DOT and MG_LSE over the edges array; every way to get it wrong */
+static void nary(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    int32_t b = push(a, MG_LEAF, -1, -1, 1), w = push(a, MG_LEAF, -1, -1, 0.5);
+    int32_t x = push(a, MG_LEAF, -1, -1, -3);
+    int32_t dk[5] = { b, w, x, x, x }, lk[3] = { w, x, w };
+    int32_t d = mg_push_n(a, MG_DOT, dk, 5), s = mg_push_n(a, MG_LSE, lk, 3);
+    CHECK(d >= 0 && s >= 0 && live(a) == 5 && edges(a) == 8);
+    CHECK(get(a, d, MG_DATA) == 1 + 0.5 * -3 + -3.0 * -3);
+    CHECK(fabs(get(a, s, MG_DATA) - log(2 * exp(0.5) + exp(-3))) < 1e-15);
+    CHECK(kids_are(a, d, dk, 5) && kids_are(a, s, lk, 3));
+    int32_t two[2];
+    CHECK(mg_kids(a, d, two, 2) == 5 && two[0] == b && two[1] == w);   /* at most cap */
+    CHECK(mg_kids(a, d, NULL, 0) == 5 && mg_kids(a, d, NULL, 2) == -MG_EINDEX);
+    CHECK(mg_kids(a, 999, two, 2) == -MG_EINDEX);
+    int op; int32_t l, r;
+    CHECK(mg_node(a, d, &op, &l, &r) == MG_OK && op == MG_DOT && l == -1 && r == -1);
+    CHECK(mg_backward(a, d) == MG_OK);
+    CHECK(get(a, b, MG_GRAD) == 1 && get(a, w, MG_GRAD) == -3 && get(a, x, MG_GRAD) == 0.5 + 2 * -3.0);
+    CHECK(mg_backward(a, s) == MG_OK && get(a, s, MG_GRAD) == 1);
+    /* errors: nothing is added, no reference is taken */
+    int32_t bad[3] = { b, 999, x };
+    CHECK(mg_push_n(a, MG_ADD, dk, 2) == -MG_EOP && mg_push_n(a, -1, dk, 3) == -MG_EOP);
+    CHECK(mg_push_n(a, MG_OP_COUNT, dk, 3) == -MG_EOP);
+    CHECK(mg_push_n(a, MG_DOT, bad, 3) == -MG_EINDEX && mg_push_n(a, MG_LSE, bad, 3) == -MG_EINDEX);
+    CHECK(mg_push_n(a, MG_LSE, NULL, 3) == -MG_EINDEX && mg_push_n(a, MG_LSE, lk, -1) == -MG_EINDEX);
+    double big = ldexp(1, 600);
+    int32_t huge = mg_push(a, MG_LEAF, -1, -1, big, 1), hk[3] = { huge, huge, huge };
+    CHECK(mg_push_n(a, MG_DOT, hk, 3) == -MG_ERANGE);                   /* an int product */
+    CHECK(mg_release(a, &huge, 1) == MG_OK);
+    CHECK(live(a) == 5 && edges(a) == 8);
+    /* a full arena: ENOMEM, then the freed slot is reused */
+    CHECK(mg_arena_limit(a, 16) == MG_OK);
+    int32_t fill[16], nfill = 0, extra;
+    while ((extra = mg_push(a, MG_LEAF, -1, -1, 2, 0)) >= 0)
+        fill[nfill++] = extra;
+    CHECK(extra == -MG_ENOMEM && nfill == 11);
+    CHECK(mg_push_n(a, MG_LSE, lk, 3) == -MG_ENOMEM && live(a) == 16 && edges(a) == 8);
+    CHECK(mg_release(a, &fill[4], 1) == MG_OK);
+    int32_t again = mg_push_n(a, MG_LSE, lk, 3);
+    CHECK(again == fill[4] && edges(a) == 11);
+    fill[4] = fill[--nfill];
+    CHECK(mg_release(a, fill, nfill) == MG_OK && live(a) == 6);
+    /* children are held once per edge: released with the node */
+    int32_t leaves[3] = { b, w, x };
+    CHECK(mg_release(a, leaves, 3) == MG_OK && live(a) == 6);
+    CHECK(mg_release(a, &d, 1) == MG_OK && live(a) == 4 && edges(a) == 6);
+    CHECK(mg_release(a, &s, 1) == MG_OK && mg_release(a, &again, 1) == MG_OK);
+    CHECK(live(a) == 0 && edges(a) == 0);
+    mg_arena_free(a);
+}
+
+/* mg_dot fused: one node, the chain's data and grads; constants; failures free all */
+static void dot_fused(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    int32_t b = push(a, MG_LEAF, -1, -1, 0.5), w[4], x[4];
+    double c[4] = { 1, -2, 3, -4 };
+    for (int k = 0; k < 4; k++) {
+        w[k] = push(a, MG_LEAF, -1, -1, k + 1);
+        x[k] = push(a, MG_LEAF, -1, -1, c[k]);
+    }
+    int32_t chain = mg_dot(a, b, w, x, NULL, 4, 0), f = mg_dot(a, b, w, x, NULL, 4, 1);
+    int32_t fc = mg_dot(a, b, w, NULL, c, 4, 1);
+    CHECK(chain >= 0 && f >= 0 && fc >= 0 && live(a) == 9 + 8 + 1 + 4 + 1);
+    CHECK(get(a, f, MG_DATA) == get(a, chain, MG_DATA) && get(a, fc, MG_DATA) == get(a, f, MG_DATA));
+    int32_t want[9] = { b, w[0], x[0], w[1], x[1], w[2], x[2], w[3], x[3] };
+    CHECK(kids_are(a, f, want, 9) && edges(a) == 18);
+    CHECK(mg_backward(a, f) == MG_OK);
+    double grads[9];
+    for (int k = 0; k < 9; k++)
+        grads[k] = get(a, want[k], MG_GRAD);
+    CHECK(mg_zero_grad(a, want, 9) == MG_OK && mg_backward(a, chain) == MG_OK);
+    for (int k = 0; k < 9; k++)
+        CHECK(get(a, want[k], MG_GRAD) == grads[k]);
+    CHECK(mg_dot(a, b, NULL, NULL, NULL, 0, 1) == b && mg_release(a, &b, 1) == MG_OK);
+    CHECK(mg_dot(a, b, w, NULL, NULL, 4, 1) == -MG_EINDEX && mg_dot(a, 99, w, x, NULL, 4, 1) == -MG_EINDEX);
+    CHECK(mg_dot(a, b, w, x, NULL, -2, 1) == -MG_EINDEX);
+    int32_t dead_w[2] = { w[0], 999 };
+    CHECK(mg_dot(a, b, dead_w, x, NULL, 2, 1) == -MG_EINDEX);
+    CHECK(mg_release(a, &fc, 1) == MG_OK && live(a) == 9 + 8 + 1);   /* its constants too */
+    /* room for the constants but not the node: they are freed again */
+    mg_stats st;
+    mg_arena_stats(a, &st);
+    CHECK(mg_arena_limit(a, (int32_t)st.cap) == MG_OK);
+    int32_t fill[64], nfill = 0, extra;
+    while ((extra = mg_push(a, MG_LEAF, -1, -1, 2, 0)) >= 0 && nfill < 64)
+        fill[nfill++] = extra;
+    CHECK(extra == -MG_ENOMEM && nfill >= 4);
+    CHECK(mg_release(a, fill, 4) == MG_OK);
+    int64_t before = live(a), before_edges = edges(a);
+    CHECK(mg_dot(a, b, w, NULL, c, 4, 1) == -MG_ENOMEM);
+    CHECK(live(a) == before && edges(a) == before_edges);
+    CHECK(mg_release(a, fill + 4, nfill - 4) == MG_OK);
+    CHECK(mg_release(a, &chain, 1) == MG_OK && mg_release(a, &f, 1) == MG_OK && live(a) == 9);
+    mg_arena_free(a);
+}
+
+/* mg_forward: replay, failure halfway, plans freed with their root, reused slots */
+static void replay(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    int32_t failed = 7;
+    int32_t x = push(a, MG_LEAF, -1, -1, 2.0), y = push(a, MG_LEAF, -1, -1, 3.0);
+    int32_t p = push(a, MG_MUL, x, MG_CONST, 3.0);                /* x * 3 */
+    int32_t lg = push(a, MG_LOG, p, -1, 0);
+    int32_t out = push(a, MG_ADD, lg, x, 0);
+    CHECK(mg_forward(a, x, &failed) == MG_OK && failed == -1 && get(a, x, MG_DATA) == 2.0);
+    CHECK(plans(a) == 1);
+    CHECK(mg_set(a, x, MG_DATA, 0.5, 0) == MG_OK);
+    CHECK(mg_forward(a, out, &failed) == MG_OK && failed == -1 && plans(a) == 2);
+    CHECK(get(a, out, MG_DATA) == log(0.5 * 3.0) + 0.5);
+    CHECK(mg_forward(a, out, &failed) == MG_OK && plans(a) == 2);   /* kept, not remade */
+    CHECK(mg_backward(a, out) == MG_OK && get(a, x, MG_GRAD) == 1 / 1.5 * 3.0 + 1);
+    /* a failure: nodes before the failing one are new, it and after are old */
+    double old = get(a, out, MG_DATA);
+    CHECK(mg_set(a, x, MG_DATA, -1.0, 0) == MG_OK);
+    CHECK(mg_forward(a, out, &failed) == MG_EDOMAIN && failed == lg);
+    CHECK(get(a, p, MG_DATA) == -3.0 && get(a, lg, MG_DATA) == log(1.5) && get(a, out, MG_DATA) == old);
+    CHECK(mg_set(a, x, MG_DATA, 1.0, 0) == MG_OK);
+    CHECK(mg_forward(a, out, &failed) == MG_OK && get(a, out, MG_DATA) == log(3.0) + 1.0);
+    failed = 7;
+    CHECK(mg_forward(a, 999, &failed) == MG_EINDEX && failed == -1 && plans(a) == 2);
+    /* a plan dies with its root; the slot is reused by a different graph */
+    int32_t d = push(a, MG_EXP, y, -1, 0);
+    int32_t dead[2] = { out, d };             /* free list: d, then out, ... */
+    CHECK(mg_release(a, dead, 2) == MG_OK && plans(a) == 1);
+    int32_t c = push(a, MG_TANH, x, -1, 0), b = push(a, MG_MUL, c, y, 0);
+    CHECK(c == d && b == out);
+    CHECK(mg_set(a, x, MG_DATA, 0.25, 0) == MG_OK);
+    CHECK(mg_forward(a, b, &failed) == MG_OK && plans(a) == 2);
+    CHECK(get(a, b, MG_DATA) == tanh(0.25) * 3.0);
+    CHECK(mg_backward(a, b) == MG_OK && get(a, y, MG_GRAD) == tanh(0.25));
+    /* a deep chain replays without recursion, then dies with its plan */
+    int32_t chain = x;
+    CHECK(mg_retain(a, x) == MG_OK);
+    for (int k = 0; k < 300000; k++) {
+        int32_t next = push(a, MG_ADD, chain, y, 0);
+        CHECK(mg_release(a, &chain, 1) == MG_OK);
+        chain = next;
+    }
+    CHECK(mg_set(a, x, MG_DATA, 1.0, 0) == MG_OK && mg_set(a, y, MG_DATA, 1.0, 0) == MG_OK);
+    CHECK(mg_forward(a, chain, &failed) == MG_OK && get(a, chain, MG_DATA) == 300001.0);
+    CHECK(plans(a) == 3 && mg_release(a, &chain, 1) == MG_OK && plans(a) == 2);
+    mg_arena_free(a);         /* with plans and nodes still live: LeakSanitizer checks */
+}
+
+/* mg_get_many and mg_set_many: all or nothing */
+static void many(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    int32_t n[3] = { push(a, MG_LEAF, -1, -1, 0), push(a, MG_LEAF, -1, -1, 0), push(a, MG_LEAF, -1, -1, 0) };
+    double v[3] = { 1.5, 2, -3 }, out[3] = { 0 };
+    uint8_t ints[3] = { 0, 1, 1 };
+    CHECK(mg_set_many(a, MG_DATA, n, v, ints, 3) == MG_OK);
+    CHECK(mg_is_int(a, n[0], MG_DATA) == 0 && mg_is_int(a, n[1], MG_DATA) == 1);
+    CHECK(mg_set_many(a, MG_GRAD, n, v, NULL, 3) == MG_OK && mg_is_int(a, n[2], MG_GRAD) == 0);
+    CHECK(mg_get_many(a, MG_DATA, n, out, 3) == MG_OK && out[0] == 1.5 && out[2] == -3);
+    CHECK(mg_get_many(a, MG_GRAD, n, out, 3) == MG_OK && out[1] == 2);
+    CHECK(mg_get_many(a, MG_DATA, NULL, NULL, 0) == MG_OK && mg_set_many(a, MG_DATA, NULL, NULL, NULL, 0) == MG_OK);
+    int32_t bad[3] = { n[0], n[1], 999 };
+    double w[3] = { 9, 9, 9 }, keep[3] = { -1, -1, -1 };
+    CHECK(mg_set_many(a, MG_DATA, bad, w, NULL, 3) == MG_EINDEX);
+    CHECK(mg_get_many(a, MG_DATA, bad, keep, 3) == MG_EINDEX && keep[0] == -1 && keep[1] == -1);
+    CHECK(mg_set_many(a, MG_ARG, n, w, NULL, 3) == MG_EINDEX && mg_get_many(a, MG_LABEL, n, keep, 3) == MG_EINDEX);
+    CHECK(mg_set_many(a, 42, n, w, NULL, 3) == MG_EINDEX && mg_get_many(a, -1, n, keep, 3) == MG_EINDEX);
+    CHECK(mg_set_many(a, MG_DATA, n, w, NULL, -1) == MG_EINDEX && mg_get_many(a, MG_DATA, NULL, keep, 3) == MG_EINDEX);
+    CHECK(mg_set_many(a, MG_DATA, n, NULL, NULL, 3) == MG_EINDEX && mg_get_many(a, MG_DATA, n, NULL, 3) == MG_EINDEX);
+    CHECK(mg_get_many(a, MG_DATA, n, out, 3) == MG_OK && out[0] == 1.5 && out[1] == 2 && out[2] == -3);
+    CHECK(keep[2] == -1);
+    mg_arena_free(a);
+}
+
+/* n-ary nodes made and freed over and over: the edges array is compacted and stays
+ * small, the survivors keep their children, and growth of the node arrays meanwhile */
+static void edges_churn(void)
+{
+    mg_arena *a = mg_arena_new(1);
+    int32_t xs[16], keep[8], ring[16];
+    for (int k = 0; k < 16; k++)
+        xs[k] = push(a, MG_LEAF, -1, -1, k * 0.25);
+    for (int k = 0; k < 8; k++) {
+        for (int j = 0; j < 16; j++)
+            ring[j] = xs[(j + k) % 16];
+        keep[k] = mg_push_n(a, k % 2 ? MG_LSE : MG_DOT, ring, 15 - k % 2);
+        CHECK(keep[k] >= 0);
+    }
+    double data[8];
+    for (int k = 0; k < 8; k++)
+        data[k] = get(a, keep[k], MG_DATA);
+    int64_t base = edges(a);
+    mg_stats s;
+    for (int round = 0; round < 3000; round++) {
+        int32_t tmp[6];
+        for (int j = 0; j < 6; j++) {
+            tmp[j] = mg_push_n(a, j % 2 ? MG_LSE : MG_DOT, xs + j, 1 + 2 * (j % 3 + 1));
+            CHECK(tmp[j] >= 0);
+        }
+        if (round % 100 == 0) {             /* a burst of nodes: the node arrays grow */
+            int32_t burst[64];
+            for (int j = 0; j < 64; j++)
+                burst[j] = mg_push_n(a, MG_LSE, xs, 16);
+            CHECK(mg_release(a, burst, 64) == MG_OK);
+        }
+        CHECK(mg_release(a, tmp, 6) == MG_OK);
+    }
+    mg_arena_stats(a, &s);
+    CHECK(s.edges == base && s.edge_bytes <= 4 * 4096);
+    for (int k = 0; k < 8; k++) {
+        for (int j = 0; j < 16; j++)
+            ring[j] = xs[(j + k) % 16];
+        CHECK(kids_are(a, keep[k], ring, 15 - k % 2));
+        int32_t failed;
+        CHECK(mg_forward(a, keep[k], &failed) == MG_OK && get(a, keep[k], MG_DATA) == data[k]);
+    }
+    CHECK(mg_release(a, xs, 16) == MG_OK);
+    mg_arena_free(a);
+}
+
+/* bugs found and fixed: a dot needs its start and whole pairs, so 0 or an even number
+ * of children is MG_EINDEX (0 read k[0]: a crash); so is a logsumexp of nothing (it
+ * copied to a NULL edges array); and a freed index is MG_EINDEX even where a new
+ * constant leaf would take its slot */
+static void regressions(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    CHECK(mg_push_n(a, MG_LSE, NULL, 0) == -MG_EINDEX);     /* first: no edges array yet */
+    int32_t b = push(a, MG_LEAF, -1, -1, 1), two[2] = { b, b };
+    CHECK(mg_push_n(a, MG_DOT, NULL, 0) == -MG_EINDEX);
+    CHECK(mg_push_n(a, MG_DOT, two, 0) == -MG_EINDEX);
+    CHECK(mg_push_n(a, MG_DOT, two, 2) == -MG_EINDEX);
+    CHECK(live(a) == 1);
+    /* a freed index must not alias the constant leaf that takes its slot */
+    int32_t w = push(a, MG_LEAF, -1, -1, 2);
+    double c = 5;
+    CHECK(mg_release(a, &w, 1) == MG_OK);
+    CHECK(mg_push(a, MG_MUL, w, MG_CONST, 5, 0) == -MG_EINDEX);
+    CHECK(mg_dot(a, b, &w, NULL, &c, 1, 0) == -MG_EINDEX);
+    CHECK(mg_dot(a, b, &w, NULL, &c, 1, 1) == -MG_EINDEX);
+    CHECK(live(a) == 1);
+    mg_arena_free(a);
+}
+
 int main(void)
 {
     names();
@@ -300,6 +573,12 @@ int main(void)
     churn();
     optimizers();
     leaves();
+    nary();
+    dot_fused();
+    replay();
+    many();
+    edges_churn();
+    regressions();
     for (int k = 0; k < 100; k++) {     /* arenas created and freed in a loop */
         mg_arena *a = mg_arena_new(k);
         push(a, MG_LEAF, -1, -1, k);

@@ -28,3 +28,14 @@ def interleave():
     sys.setswitchinterval(old_interval)
     sys.unraisablehook = old_hook
     assert not unraisable, [(u.exc_type, u.exc_value, u.object) for u in unraisable]
+
+
+@pytest.fixture
+def quiet_gc():
+    """No garbage collection during the test, after one now: node counts measured in it
+    move only by what the test does, not by other tests' Values freed from cycles."""
+    import gc
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()

@@ -324,3 +324,416 @@ def test_dot_without_its_arrays_is_eindex_not_a_crash(arena):
     assert lib.mg_dot(arena, b, [w], ffi.NULL, ffi.NULL, 1, 0) == -EINDEX
     assert lib.mg_dot(arena, b, ffi.NULL, ffi.NULL, ffi.NULL, 0, 0) == b    # nothing to read
     assert stats(arena)[0] == 2
+
+
+# ---------------------------------------------------------------- n-ary nodes (mg_push_n)
+
+def stats_of(a):
+    s = ffi.new("mg_stats *")
+    lib.mg_arena_stats(a, s)
+    return s
+
+
+def kids(a, i):
+    n = lib.mg_kids(a, i, ffi.NULL, 0)
+    assert n >= 0
+    out = ffi.new("int32_t[]", max(n, 1))
+    assert lib.mg_kids(a, i, out, n) == n
+    return list(out)[:n]
+
+
+def test_push_n_dot_and_lse_compute_their_forward_rule(arena):
+    b, w, x = leaf(arena, 1), leaf(arena, 0.5), leaf(arena, -3)
+    d = lib.mg_push_n(arena, lib.MG_DOT, [b, w, x, x, x], 5)
+    assert d >= 0 and get(arena, d) == 1 + 0.5 * -3 + -3 * -3
+    ints = lib.mg_push_n(arena, lib.MG_DOT, [b, x, x], 3)
+    assert (get(arena, ints), type(get(arena, ints))) == (1 + 9, int)
+    s = lib.mg_push_n(arena, lib.MG_LSE, [w, x, w], 3)
+    assert math.isclose(get(arena, s), math.log(2 * math.exp(0.5) + math.exp(-3)), rel_tol=1e-15)
+    assert type(get(arena, s)) is float
+    assert node(arena, d) == (lib.MG_DOT, -1, -1) and node(arena, s) == (lib.MG_LSE, -1, -1)
+    assert stats_of(arena).edges == 5 + 3 + 3
+
+
+def test_push_n_holds_each_child_once_per_edge(arena):
+    x = leaf(arena, 2.0)
+    d = lib.mg_push_n(arena, lib.MG_DOT, [x, x, x], 3)
+    assert lib.mg_release(arena, [x], 1) == OK and get(arena, x) == 2.0
+    assert lib.mg_release(arena, [d], 1) == OK
+    assert stats_of(arena).live == 0 and stats_of(arena).edges == 0
+
+
+@pytest.mark.parametrize("op", [-1, lib.MG_LEAF, lib.MG_ADD, lib.MG_RELU, lib.MG_OP_COUNT, 99])
+def test_push_n_of_an_op_that_is_not_n_ary_is_eop(arena, op):
+    x = leaf(arena, 1.0)
+    assert lib.mg_push_n(arena, op, [x, x], 2) == -lib.MG_EOP
+    assert stats_of(arena).live == 1
+
+
+@pytest.mark.parametrize("op", [lib.MG_DOT, lib.MG_LSE])
+@pytest.mark.parametrize("bad", ["dead child", "freed child", "negative count", "no array"])
+def test_push_n_with_a_bad_argument_is_eindex_and_adds_nothing(arena, op, bad):
+    x = leaf(arena, 1.0)
+    freed = leaf(arena, 2.0)
+    assert lib.mg_release(arena, [freed], 1) == OK
+    args = {"dead child": ([x, 77, x], 3), "freed child": ([x, x, freed], 3),
+            "negative count": ([x], -1), "no array": (ffi.NULL, 3)}[bad]
+    assert lib.mg_push_n(arena, op, *args) == -EINDEX
+    s = stats_of(arena)
+    assert (s.live, s.edges) == (1, 0)
+    assert lib.mg_release(arena, [x], 1) == OK and stats_of(arena).live == 0
+
+
+def test_push_n_in_a_full_arena_is_enomem_and_adds_nothing(arena):
+    assert lib.mg_arena_limit(arena, 16) == OK
+    nodes = [leaf(arena, float(k)) for k in range(16)]
+    assert lib.mg_push_n(arena, lib.MG_LSE, nodes, 16) == -ENOMEM
+    s = stats_of(arena)
+    assert (s.live, s.edges) == (16, 0)
+    assert lib.mg_release(arena, [nodes[0]], 1) == OK
+    i = lib.mg_push_n(arena, lib.MG_LSE, nodes[1:], 15)
+    assert i == nodes[0] and stats_of(arena).edges == 15
+
+
+def test_push_n_of_an_overflowing_int_dot_is_erange_and_adds_nothing(arena):
+    big = leaf(arena, 2 ** 600)         # an int flag: Python's exact int, too large a product
+    live = stats_of(arena).live
+    assert lib.mg_push_n(arena, lib.MG_DOT, [big, big, big], 3) == -lib.MG_ERANGE
+    assert stats_of(arena).live == live
+
+
+LSE_OF_NOTHING = """
+from micrograd._mg import ffi, lib
+a = lib.mg_arena_new(16)
+print(lib.mg_push_n(a, lib.MG_LSE, ffi.NULL, 0))
+"""
+
+
+def test_lse_of_nothing_is_eindex():
+    out = run_python(LSE_OF_NOTHING)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(-EINDEX)]
+
+
+def run_python(code):
+    """code in a new interpreter (a crash there fails a test, not the session)."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_dot_with_an_unpaired_child_is_eindex(arena):
+    b, w = leaf(arena, 1.0), leaf(arena, 2.0)
+    assert lib.mg_push_n(arena, lib.MG_DOT, [b, w], 2) == -EINDEX
+    assert stats_of(arena).live == 2
+
+
+DOT_OF_NOTHING = """
+from micrograd._mg import ffi, lib
+a = lib.mg_arena_new(16)
+print(lib.mg_push_n(a, lib.MG_DOT, ffi.NULL, 0), lib.mg_push_n(a, lib.MG_DOT, [], 0))
+"""
+
+
+def test_dot_without_children_is_eindex_not_a_crash():
+    out = run_python(DOT_OF_NOTHING)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(-EINDEX)] * 2
+
+
+# ---------------------------------------------------------------- mg_dot fused, mg_kids
+
+def test_fused_dot_is_one_node_over_start_and_pairs_with_the_chains_data(arena):
+    b = leaf(arena, 0.25)
+    ws = [leaf(arena, w) for w in (0.5, -1.25, 3.0)]
+    xs = [leaf(arena, x) for x in (2.0, 0.1, -0.7)]
+    live = stats_of(arena).live
+    chain = lib.mg_dot(arena, b, ws, xs, ffi.NULL, 3, 0)
+    fused = lib.mg_dot(arena, b, ws, xs, ffi.NULL, 3, 1)
+    assert stats_of(arena).live == live + 6 + 1
+    assert get(arena, fused) == get(arena, chain)
+    assert kids(arena, fused) == [b, ws[0], xs[0], ws[1], xs[1], ws[2], xs[2]]
+    assert lib.mg_backward(arena, fused) == OK
+    fused_grads = [get(arena, i, lib.MG_GRAD) for i in ws + xs + [b]]
+    assert lib.mg_zero_grad(arena, ws + xs + [b], 7) == OK
+    assert lib.mg_backward(arena, chain) == OK
+    assert fused_grads == [get(arena, i, lib.MG_GRAD) for i in ws + xs + [b]]
+
+
+def test_fused_dot_with_constants_makes_leaves_held_only_by_the_node(arena):
+    b, w = leaf(arena, 1.5), leaf(arena, 2.0)
+    i = lib.mg_dot(arena, b, [w, w], ffi.NULL, [0.25, -3.0], 2, 1)
+    assert get(arena, i) == 1.5 + 2.0 * 0.25 + 2.0 * -3.0
+    k = kids(arena, i)
+    assert k[:2] == [b, w] and k[3] == w and [get(arena, c) for c in (k[2], k[4])] == [0.25, -3.0]
+    assert stats_of(arena).live == 5
+    assert lib.mg_release(arena, [i], 1) == OK and stats_of(arena).live == 2
+
+
+def test_fused_dot_of_nothing_is_start(arena):
+    b = leaf(arena, 2.0)
+    assert lib.mg_dot(arena, b, ffi.NULL, ffi.NULL, ffi.NULL, 0, 1) == b
+    assert lib.mg_release(arena, [b], 1) == OK and get(arena, b) == 2.0
+
+
+@pytest.mark.parametrize("bad", ["start", "weight", "input", "length", "arrays"])
+def test_fused_dot_with_a_bad_argument_changes_nothing(arena, bad):
+    b, w, x = leaf(arena, 0.0), leaf(arena, 1.0), leaf(arena, 2.0)
+    args = {"start": (99, [w], [x], ffi.NULL, 1), "weight": (b, [99], [x], ffi.NULL, 1),
+            "input": (b, [w], [99], ffi.NULL, 1), "length": (b, [w], [x], ffi.NULL, -1),
+            "arrays": (b, [w], ffi.NULL, ffi.NULL, 1)}[bad]
+    assert lib.mg_dot(arena, *args, 1) == -EINDEX
+    s = stats_of(arena)
+    assert (s.live, s.edges) == (3, 0)
+    assert lib.mg_release(arena, [b, w, x], 3) == OK and stats_of(arena).live == 0
+
+
+def test_fused_dot_that_runs_out_of_room_frees_its_constants(arena):
+    assert lib.mg_arena_limit(arena, 16) == OK
+    b = leaf(arena, 0.0)
+    ws = [leaf(arena, 1.0) for _ in range(5)]
+    live = stats_of(arena).live                      # 10 free: 5 constants fit, the node not
+    assert lib.mg_dot(arena, b, ws * 2, ffi.NULL, [1.0] * 10, 10, 1) == -ENOMEM
+    s = stats_of(arena)
+    assert (s.live, s.edges) == (live, 0)
+    assert lib.mg_release(arena, [b] + ws, 6) == OK and stats_of(arena).live == 0
+
+
+def test_kids_of_each_arity(arena):
+    x, y = leaf(arena, 2.0), leaf(arena, 3.0)
+    add = lib.mg_push(arena, lib.MG_ADD, x, y, 0.0, 0)
+    relu = lib.mg_push(arena, lib.MG_RELU, add, -1, 0.0, 0)
+    powc = lib.mg_push(arena, lib.MG_POW, x, -1, 2.0, 0)
+    lse = lib.mg_push_n(arena, lib.MG_LSE, [x, x, y], 3)
+    assert [kids(arena, i) for i in (x, add, relu, powc, lse)] == \
+        [[], [x, y], [add], [x], [x, x, y]]
+
+
+def test_kids_writes_at_most_cap_and_returns_the_count(arena):
+    x, y = leaf(arena, 2.0), leaf(arena, 3.0)
+    i = lib.mg_push_n(arena, lib.MG_LSE, [x, y, x, y], 4)
+    out = ffi.new("int32_t[3]", [-9, -9, -9])
+    assert lib.mg_kids(arena, i, out, 2) == 4 and list(out) == [x, y, -9]
+    assert lib.mg_kids(arena, i, ffi.NULL, 0) == 4
+    assert lib.mg_kids(arena, i, ffi.NULL, -1) == 4
+
+
+@pytest.mark.parametrize("which", BAD)
+def test_kids_of_a_bad_index_or_without_an_array_is_eindex(arena, which):
+    i = bad_index(arena, which)
+    out = ffi.new("int32_t[2]")
+    assert lib.mg_kids(arena, i, out, 2) == -EINDEX
+    x = leaf(arena, 1.0)
+    add = lib.mg_push(arena, lib.MG_ADD, x, x, 0.0, 0)
+    assert lib.mg_kids(arena, add, ffi.NULL, 2) == -EINDEX
+
+
+# ---------------------------------------------------------------- mg_forward
+
+def forward(a, root):
+    failed = ffi.new("int32_t *", 12345)
+    status = lib.mg_forward(a, root, failed)
+    return status, failed[0]
+
+
+def test_forward_recomputes_from_new_leaf_data_with_int_flags(arena):
+    x, y = leaf(arena, 3), leaf(arena, 2)
+    p = lib.mg_push(arena, lib.MG_MUL, x, y, 0.0, 0)
+    d = lib.mg_push_n(arena, lib.MG_DOT, [p, x, y, y, x], 5)
+    s = lib.mg_push(arena, lib.MG_POW, d, -1, 2, 1)
+    assert get(arena, s) == (6 + 6 + 6) ** 2
+    assert lib.mg_set(arena, x, lib.MG_DATA, 0.5, 0) == OK
+    assert forward(arena, s) == (OK, -1)
+    assert (get(arena, p), get(arena, d), get(arena, s)) == (1.0, 1.0 + 1.0 + 1.0, 9.0)
+    assert type(get(arena, s)) is float
+    assert lib.mg_set(arena, x, lib.MG_DATA, -1, 1) == OK
+    assert forward(arena, s) == (OK, -1)
+    assert (get(arena, s), type(get(arena, s))) == ((-2 + -2 + -2) ** 2, int)
+
+
+def test_forward_keeps_one_plan_per_root_until_the_root_is_freed(arena):
+    x = leaf(arena, 1.0)
+    r1 = lib.mg_push(arena, lib.MG_TANH, x, -1, 0.0, 0)
+    r2 = lib.mg_push(arena, lib.MG_EXP, r1, -1, 0.0, 0)
+    assert stats_of(arena).plans == 0
+    for _ in range(3):
+        assert forward(arena, r2)[0] == OK
+    assert forward(arena, r1)[0] == OK and forward(arena, x)[0] == OK
+    s = stats_of(arena)
+    assert s.plans == 3 and s.plan_bytes > 0
+    assert lib.mg_release(arena, [r1], 1) == OK          # r2 still holds r1
+    assert stats_of(arena).plans == 3
+    assert lib.mg_release(arena, [r2], 1) == OK          # frees r2, then r1
+    assert stats_of(arena).plans == 1
+    assert lib.mg_release(arena, [x], 1) == OK
+    s = stats_of(arena)
+    assert (s.plans, s.plan_bytes, s.live) == (0, 0, 0)
+
+
+def test_forward_of_a_root_in_a_reused_slot_uses_the_new_graph(arena):
+    x, y = leaf(arena, 1.0), leaf(arena, 2.0)
+    a = lib.mg_push(arena, lib.MG_ADD, x, y, 0.0, 0)
+    d = lib.mg_push(arena, lib.MG_EXP, x, -1, 0.0, 0)
+    assert forward(arena, a)[0] == OK                    # a's plan: x, y, a
+    assert lib.mg_release(arena, [a, d], 2) == OK        # free list: d, then a
+    c = lib.mg_push(arena, lib.MG_TANH, x, -1, 0.0, 0)
+    b = lib.mg_push(arena, lib.MG_MUL, c, y, 0.0, 0)
+    assert (c, b) == (d, a)
+    assert lib.mg_set(arena, x, lib.MG_DATA, 0.5, 0) == OK
+    assert forward(arena, b)[0] == OK
+    assert get(arena, b) == math.tanh(0.5) * 2.0
+    assert lib.mg_backward(arena, b) == OK
+    assert get(arena, x, lib.MG_GRAD) == (1 - math.tanh(0.5) ** 2) * 2.0
+
+
+def test_forward_that_fails_reports_the_node_and_keeps_the_rest(arena):
+    x = leaf(arena, 2.0)
+    y = lib.mg_push(arena, lib.MG_MUL, x, lib.MG_CONST, 3.0, 0)
+    lg = lib.mg_push(arena, lib.MG_LOG, y, -1, 0.0, 0)
+    out = lib.mg_push(arena, lib.MG_ADD, lg, x, 0.0, 0)
+    old = get(arena, out)
+    assert lib.mg_set(arena, x, lib.MG_DATA, -1.0, 0) == OK
+    assert forward(arena, out) == (lib.MG_EDOMAIN, lg)
+    assert get(arena, y) == -3.0 and get(arena, lg) == math.log(6.0) and get(arena, out) == old
+    assert lib.mg_set(arena, x, lib.MG_DATA, 0.5, 0) == OK
+    assert forward(arena, out) == (OK, -1)
+    assert get(arena, out) == math.log(1.5) + 0.5
+
+
+@pytest.mark.parametrize("op, data, arg, status", [
+    (lib.MG_POW, 0.0, -1.0, lib.MG_EZERODIV), (lib.MG_POW, -8.0, 0.5, lib.MG_ECOMPLEX),
+    (lib.MG_EXP, 1000.0, 0.0, lib.MG_ERANGE), (lib.MG_LOG, 0.0, 0.0, lib.MG_EDOMAIN)])
+def test_forward_fails_with_the_status_the_push_would_return(arena, op, data, arg, status):
+    x = leaf(arena, 1.0)
+    i = lib.mg_push(arena, op, x, -1, arg, 0)
+    assert lib.mg_set(arena, x, lib.MG_DATA, data, 0) == OK
+    assert lib.mg_push(arena, op, x, -1, arg, 0) == -status
+    assert forward(arena, i) == (status, i)
+
+
+@pytest.mark.parametrize("which", BAD)
+def test_forward_of_a_bad_root_is_eindex(arena, which):
+    i = bad_index(arena, which)
+    assert forward(arena, i) == (EINDEX, -1)
+    assert stats_of(arena).plans == 0
+
+
+# ---------------------------------------------------------------- mg_get_many, mg_set_many
+
+def test_set_many_and_get_many_move_data_and_grads(arena):
+    nodes = [leaf(arena, 0.0) for _ in range(4)]
+    assert lib.mg_set_many(arena, lib.MG_DATA, nodes, [1.5, 2.0, -3.0, 4.0], [0, 1, 1, 0], 4) == OK
+    assert [get(arena, i) for i in nodes] == [1.5, 2, -3, 4.0]
+    assert [type(get(arena, i)) for i in nodes] == [float, int, int, float]
+    assert lib.mg_set_many(arena, lib.MG_GRAD, nodes[1:3], [0.5, 7.0], ffi.NULL, 2) == OK
+    assert [get(arena, i, lib.MG_GRAD) for i in nodes] == [0, 0.5, 7.0, 0]
+    assert type(get(arena, nodes[2], lib.MG_GRAD)) is float
+    out = ffi.new("double[4]")
+    assert lib.mg_get_many(arena, lib.MG_DATA, nodes[::-1], out, 4) == OK
+    assert list(out) == [4.0, -3.0, 2.0, 1.5]
+    assert lib.mg_get_many(arena, lib.MG_GRAD, nodes, out, 4) == OK
+    assert list(out) == [0.0, 0.5, 7.0, 0.0]
+
+
+def test_many_of_nothing_is_ok_without_arrays(arena):
+    assert lib.mg_get_many(arena, lib.MG_DATA, ffi.NULL, ffi.NULL, 0) == OK
+    assert lib.mg_set_many(arena, lib.MG_GRAD, ffi.NULL, ffi.NULL, ffi.NULL, 0) == OK
+
+
+@pytest.mark.parametrize("bad", ["dead index", "freed index", "negative index", "bad field",
+                                 "arg field", "label field", "negative count", "no indices",
+                                 "no buffer"])
+def test_many_with_a_bad_argument_is_eindex_and_touches_nothing(arena, bad):
+    nodes = [leaf(arena, float(k)) for k in range(3)]
+    freed = leaf(arena, 9.0)
+    assert lib.mg_release(arena, [freed], 1) == OK
+    idx, field, n, buf = list(nodes), lib.MG_DATA, 3, True
+    if bad == "dead index":
+        idx[2] = 500
+    elif bad == "freed index":
+        idx[1] = freed
+    elif bad == "negative index":
+        idx[0] = -1
+    elif bad == "bad field":
+        field = 7
+    elif bad == "arg field":
+        field = lib.MG_ARG
+    elif bad == "label field":
+        field = lib.MG_LABEL
+    elif bad == "negative count":
+        n = -1
+    elif bad == "no indices":
+        idx = ffi.NULL
+    elif bad == "no buffer":
+        buf = False
+    values = [7.0, 8.0, 9.0] if buf else ffi.NULL
+    out = ffi.new("double[3]", [-1.0] * 3) if buf else ffi.NULL
+    assert lib.mg_set_many(arena, field, idx, values, ffi.NULL, n) == EINDEX
+    assert [get(arena, i) for i in nodes] == [0.0, 1.0, 2.0]
+    assert lib.mg_get_many(arena, field, idx, out, n) == EINDEX
+    if buf:
+        assert list(out) == [-1.0] * 3
+
+
+def test_stats_count_edges_until_their_nodes_are_freed(arena):
+    xs = [leaf(arena, 1.0) for _ in range(4)]
+    d = lib.mg_push_n(arena, lib.MG_DOT, xs[:3] + xs[2:4], 5)
+    s = lib.mg_push_n(arena, lib.MG_LSE, xs, 4)
+    st = stats_of(arena)
+    assert st.edges == 9 and st.edge_bytes >= 9 * 4
+    assert lib.mg_release(arena, [d], 1) == OK and stats_of(arena).edges == 4
+    assert lib.mg_release(arena, [s], 1) == OK and stats_of(arena).edges == 0
+
+
+def test_edges_are_compacted_under_churn_and_survivors_keep_their_children(arena):
+    xs = [leaf(arena, float(k)) for k in range(8)]
+    keep = [lib.mg_push_n(arena, lib.MG_LSE, xs[k:] + xs[:k], 8) for k in range(8)]
+    want = [kids(arena, i) for i in keep]
+    data = [get(arena, i) for i in keep]
+    for _ in range(2000):
+        tmp = [lib.mg_push_n(arena, lib.MG_DOT, xs[:7], 7) for _ in range(5)]
+        assert lib.mg_release(arena, tmp, 5) == OK
+    st = stats_of(arena)
+    assert st.edges == 64 and st.edge_bytes <= 16 * 1024
+    assert [kids(arena, i) for i in keep] == want
+    assert lib.mg_set(arena, xs[0], lib.MG_DATA, 5.0, 0) == OK
+    for i, old in zip(keep, data):
+        assert forward(arena, i)[0] == OK and get(arena, i) > old
+
+
+# ---------------------------------------------------------------- a freed slot reused inside a call
+
+def test_push_with_a_const_and_a_freed_lhs_is_eindex(arena):
+    x = leaf(arena, 1.0)
+    w = leaf(arena, 2.0)
+    assert lib.mg_release(arena, [w], 1) == OK
+    assert lib.mg_push(arena, lib.MG_MUL, w, lib.MG_CONST, 5.0, 0) == -EINDEX
+    assert stats(arena)[0] == 1 and get(arena, x) == 1.0
+
+
+@pytest.mark.parametrize("fused", [0, 1])
+def test_dot_with_constants_and_a_freed_weight_is_eindex(arena, fused):
+    b = leaf(arena, 1.0)
+    w = leaf(arena, 2.0)
+    assert lib.mg_release(arena, [w], 1) == OK
+    assert lib.mg_dot(arena, b, [w], ffi.NULL, [5.0], 1, fused) == -EINDEX
+    assert stats(arena)[0] == 1
+
+
+@pytest.mark.parametrize("fused", [0, 1])
+def test_dot_of_ints_too_large_for_a_float_is_erange_and_adds_nothing(arena, fused):
+    b, big = leaf(arena, 0), leaf(arena, 2 ** 600)
+    assert lib.mg_dot(arena, b, [big], [big], ffi.NULL, 1, fused) == -lib.MG_ERANGE
+    assert stats(arena)[0] == 2 and stats_of(arena).edges == 0
+
+
+def test_forward_of_a_dot_that_overflows_as_ints_is_erange_at_the_dot(arena):
+    b, x = leaf(arena, 0), leaf(arena, 3)
+    d = lib.mg_dot(arena, b, [x], [x], ffi.NULL, 1, 1)
+    out = lib.mg_push(arena, lib.MG_RELU, d, -1, 0.0, 0)
+    assert get(arena, out) == 9
+    assert lib.mg_set(arena, x, lib.MG_DATA, 2.0 ** 600, 1) == OK
+    assert forward(arena, out) == (lib.MG_ERANGE, d)
+    assert lib.mg_set(arena, x, lib.MG_DATA, 2.0 ** 600, 0) == OK     # a float: inf, no error
+    assert forward(arena, out) == (OK, -1) and get(arena, out) == math.inf
