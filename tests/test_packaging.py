@@ -101,7 +101,8 @@ def test_the_sdist_ships_the_license_sources_and_every_file_the_tests_import(dis
     with tarfile.open(dist["sdist"]) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for needed in ["LICENSE", "README.md", "pyproject.toml", "setup.py", "MANIFEST.in",
-                   "csrc/mg.c", "csrc/mg.h", "micrograd/_build.py", "tests/conftest.py"]:
+                   "csrc/mg.c", "csrc/mg.h", "micrograd/_build.py", "tests/conftest.py",
+                   "benchmarks/peers.py"]:   # test_bench_peers.py imports it
         assert needed in names
     shipped_tests = sorted(n for n in names if n.startswith("tests/test_") and n.endswith(".py"))
     assert shipped_tests == sorted(f"tests/{p.name}" for p in TESTS.glob("test_*.py"))
@@ -124,7 +125,7 @@ def local_imports(path):
 
 def third_party_imports():
     """Top-level modules that tests/*.py import, other than the standard library, micrograd
-    and the tests' own helpers."""
+    and the tests' own helpers (in tests/ and benchmarks/)."""
     mods = set()
     for path in TESTS.glob("*.py"):
         tree = ast.parse(path.read_text())
@@ -133,8 +134,9 @@ def third_party_imports():
         mods |= {n.module.split(".")[0] for n in ast.walk(tree)
                  if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
     stdlib = set(sys.stdlib_module_names) if hasattr(sys, "stdlib_module_names") else set()
+    local = [TESTS, TESTS.parent / "benchmarks"]     # test_bench_peers.py imports peers
     return {m for m in mods if m not in stdlib and m != "micrograd"
-            and not (TESTS / f"{m}.py").exists()}
+            and not any((d / f"{m}.py").exists() for d in local)}
 
 
 @needs_checkout

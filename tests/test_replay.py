@@ -145,6 +145,16 @@ def grads(vals):
     return [(type(v.grad), repr(v.grad)) for v in vals]
 
 
+def same_grads(vals, fresh_vals):
+    """The same types (int or float) and values within 1e-12: a replay sums a grad shared
+    by several parents in its kept order, a fresh build in its own, so the last bits
+    may differ (as README's Differences says of micrograd)."""
+    a, b = [v.grad for v in vals], [v.grad for v in fresh_vals]
+    return [type(x) for x in a] == [type(y) for y in b] and all(
+        x == y or (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=1e-12)
+        for x, y in zip(a, b))
+
+
 def check_replay(prog, first, second, bulk):
     try:
         leaves, vals, root = build(prog, first)
@@ -160,7 +170,7 @@ def check_replay(prog, first, second, bulk):
     except ERRORS:
         fresh = None
     if fresh is None:
-        with pytest.raises(ERRORS, match=r"in forward\(\): op "):
+        with pytest.raises(ERRORS, match=r"^forward\(\): "):
             root.forward()
         return
     root.forward()
@@ -168,7 +178,8 @@ def check_replay(prog, first, second, bulk):
     assert snapshot(vals + [root]) == snapshot(fresh_vals + [fresh_root]), prog
     root.backward()
     fresh_root.backward()
-    assert grads(vals + [root]) == grads(fresh_vals + [fresh_root]), prog
+    assert same_grads(vals + [root], fresh_vals + [fresh_root]), (prog, grads(vals + [root]),
+                                                                  grads(fresh_vals + [fresh_root]))
 
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
@@ -231,7 +242,7 @@ def test_forward_that_fails_raises_the_ops_error_naming_it_and_then_recovers():
     y = x * 3
     out = (y - 1).log() + y
     x.data = -1.0
-    with pytest.raises(ValueError, match=r"math domain error in forward\(\): op 'log' of \(-4.0\)"):
+    with pytest.raises(ValueError, match=r"^forward\(\): log of -4.0$"):
         out.forward()
     assert y.data == -3.0             # before the failing node: new data
     assert out.data == math.log(5.0) + 6.0   # the failing node and after: old data
@@ -260,7 +271,7 @@ def test_forward_raises_what_the_eager_op_raises(make, bad, exc, name):
         return
     with pytest.raises(exc):
         make(Value(bad))
-    with pytest.raises(exc, match=r"in forward\(\): op " + re.escape(name)):
+    with pytest.raises(exc, match=r"^forward\(\): .*" + re.escape(name.strip("'"))):
         out.forward()
     x.data = 2.0
     out.forward()
@@ -460,7 +471,7 @@ class GraphsComeAndGo(RuleBasedStateMachine):
             v.grad = 0
         root.backward()
         fresh_root.backward()
-        assert grads(vals + [root]) == grads(fresh + [fresh_root]), prog
+        assert same_grads(vals + [root], fresh + [fresh_root]), prog
 
     def mark_planned(self, g):
         if not g[4]:
