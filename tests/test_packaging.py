@@ -275,13 +275,18 @@ def fake_checkout(where):
     return where
 
 
+# Python as a user starts it: the current folder first on sys.path, no other folders
+# (make sanitize sets PYTHONPATH to its build and PYTHONSAFEPATH, which would hide the copy)
+PLAIN = {"PYTHONPATH": "", "PYTHONSAFEPATH": ""}
+
+
 def test_importing_a_checkout_without_its_engine_says_why_and_what_to_do(tmp_path):
     """`pip install .` then Python in the checkout: the folder shadows the installed
     package and has no _mg; an ImportError says so, not 'No module named micrograd._mg'.
     (-S: without site-packages, as an editable install's import hook would win here;
     the slow wheel test below does it with a real `pip install`.)"""
     checkout = fake_checkout(tmp_path / "checkout")
-    out = run([sys.executable, "-S", "-c", "import micrograd.engine"], cwd=checkout)
+    out = run([sys.executable, "-S", "-c", "import micrograd.engine"], cwd=checkout, env=PLAIN)
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: micrograd's compiled engine (micrograd._mg) is not in ")
@@ -292,7 +297,7 @@ def test_importing_a_checkout_without_its_engine_says_why_and_what_to_do(tmp_pat
 def test_a_package_folder_without_its_engine_outside_a_checkout_says_reinstall(tmp_path):
     shutil.copytree(Path(micrograd.__file__).parent, tmp_path / "micrograd",
                     ignore=shutil.ignore_patterns("__pycache__", "_mg*"))
-    out = run([sys.executable, "-S", "-c", "import micrograd"], cwd=tmp_path)
+    out = run([sys.executable, "-S", "-c", "import micrograd"], cwd=tmp_path, env=PLAIN)
     assert out.returncode == 1
     assert "pip install --force-reinstall micrograd-c" in out.stderr.strip().splitlines()[-1]
 
