@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from micrograd import engine
-from micrograd._mg import ffi, lib
+from micrograd._mg import lib
 from micrograd.engine import Value, dot, logsumexp, set_data
 from concurrency import run_threads
 
@@ -26,12 +26,8 @@ ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
 
 def arena_stats():
-    """Every field of the arena's mg_stats, after releasing what died."""
-    engine._flush()
-    s = ffi.new("mg_stats *")
-    lib.mg_arena_stats(engine._arena, s)
-    return {k: getattr(s, k) for k in ("live", "cap", "edges", "edge_bytes", "plans",
-                                       "plan_bytes")}
+    """Every count of the arena (live nodes, edges, plans ...), after releasing what died."""
+    return engine.stats()
 
 
 # ---------------------------------------------------------------- programs

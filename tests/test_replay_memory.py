@@ -3,7 +3,7 @@
 A graph replayed for 10,000 steps keeps live nodes, plans and edges flat; a plan
 dies with its root; fused graphs built and dropped over and over keep the edges
 array bounded (compaction), and what survives a compaction is intact.
-The arena's mg_stats are read through lib, and through stats() in one test.
+The arena's counts are read through micrograd.engine.stats().
 Not here: node lifetime without replay (test_memory.py).
 """
 import random
@@ -11,7 +11,6 @@ import random
 import pytest
 
 from micrograd import engine
-from micrograd._mg import ffi, lib
 from micrograd.engine import Value, dot, get_grad, logsumexp, set_data, stats
 from micrograd.losses import cross_entropy
 from micrograd.nn import MLP
@@ -23,11 +22,8 @@ def _quiet(quiet_gc):
 
 
 def arena_stats():
-    engine._flush()
-    s = ffi.new("mg_stats *")
-    lib.mg_arena_stats(engine._arena, s)
-    return {k: getattr(s, k) for k in ("live", "cap", "edges", "edge_bytes", "plans",
-                                       "plan_bytes")}
+    """Every count of the arena (live nodes, edges, plans ...), after releasing what died."""
+    return engine.stats()
 
 
 def test_stats_reports_plans_and_edges():
