@@ -187,6 +187,19 @@ static int take_slot(mg_arena *a, int32_t *out)
     return MG_OK;
 }
 
+/* node i's children: a pointer to them and their count (valid until the next
+ * allocation in the arena) */
+static int32_t children(const mg_arena *a, int32_t i, const int32_t **out)
+{
+    int n = arity[a->op[i]];
+    if (n == NARY) {
+        *out = a->edges + EDGES_AT(a->kids[i][0]);
+        return a->kids[i][1];
+    }
+    *out = a->kids[i];
+    return n;
+}
+
 /* Room for n more edges. When the array is full, copy the live ranges of
  * every n-ary node into a new array (in node order) with at least half of it
  * free, plus a quarter of the node count: a compaction is paid by the edges
@@ -206,9 +219,11 @@ static int reserve_edges(mg_arena *a, int64_t n)
     int64_t len = 0;
     for (int32_t i = 0; i < a->len; i++) {
         if (a->refs[i] > 0 && arity[a->op[i]] == NARY) {
-            memcpy(edges + len, a->edges + EDGES_AT(a->kids[i][0]), (size_t)a->kids[i][1] * sizeof *edges);
+            const int32_t *k;
+            int32_t count = children(a, i, &k);
+            memcpy(edges + len, k, (size_t)count * sizeof *edges);
             a->kids[i][0] = EDGES_AT((int32_t)len);
-            len += a->kids[i][1];
+            len += count;
         }
     }
     free(a->edges);
@@ -217,19 +232,6 @@ static int reserve_edges(mg_arena *a, int64_t n)
     a->edges_len = len;
     a->edges_dead = 0;
     return MG_OK;
-}
-
-/* node i's children: a pointer to them and their count (valid until the next
- * allocation in the arena) */
-static int32_t children(const mg_arena *a, int32_t i, const int32_t **out)
-{
-    int n = arity[a->op[i]];
-    if (n == NARY) {
-        *out = a->edges + EDGES_AT(a->kids[i][0]);
-        return a->kids[i][1];
-    }
-    *out = a->kids[i];
-    return n;
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -437,6 +439,41 @@ static HOT_INLINE int evaluate(const mg_arena *a, int op, const int32_t *k, int3
     return status;
 }
 
+/* whether a dot's weights k[1], k[3], ... are consecutive nodes */
+static int weights_in_run(const int32_t *k, int32_t n)
+{
+    for (int32_t j = 3; j < n; j += 2)
+        if (k[j] != k[j - 2] + 1)
+            return 0;
+    return n >= 3;
+}
+
+/* Slot i becomes the node op(k[0..n)) with its computed data, one reference for
+ * the caller, and one on each child; edges have room for an n-ary node's children. */
+static void make_node(mg_arena *a, int32_t i, int op, const int32_t *k, int32_t n, double arg,
+                      int arg_is_int, double data, int is_int)
+{
+    a->op[i] = (uint8_t)op;
+    a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0)
+                            | (op == MG_DOT && weights_in_run(k, n) ? RUN : 0));
+    if (arity[op] == NARY) {
+        memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
+        a->kids[i][0] = EDGES_AT((int32_t)a->edges_len);
+        a->kids[i][1] = n;
+        a->edges_len += n;
+    } else {
+        a->kids[i][0] = n > 0 ? k[0] : -1;
+        a->kids[i][1] = n > 1 ? k[1] : -1;
+    }
+    for (int32_t j = 0; j < n; j++)
+        a->refs[k[j]]++;
+    a->refs[i] = 1;
+    a->arg[i] = op == MG_LEAF ? 0 : arg;
+    a->data[i] = data;
+    a->grad[i] = 0;
+    a->live++;
+}
+
 /* A new node op(k[0..n)), with one reference for the caller, holding one on
  * each child. Nothing changes unless it succeeds. The lock is held by the caller. */
 static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, int arg_is_int,
@@ -459,31 +496,7 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
         status = take_slot(a, &i);
     if (status != MG_OK)
         return status;
-    a->op[i] = (uint8_t)op;
-    a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0));
-    if (op == MG_DOT && n >= 3) {
-        int32_t j = 3;
-        while (j < n && k[j] == k[j - 2] + 1)
-            j += 2;
-        if (j >= n)
-            a->flags[i] |= RUN;
-    }
-    if (nary) {
-        memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
-        a->kids[i][0] = EDGES_AT((int32_t)a->edges_len);
-        a->kids[i][1] = n;
-        a->edges_len += n;
-    } else {
-        a->kids[i][0] = n > 0 ? k[0] : -1;
-        a->kids[i][1] = n > 1 ? k[1] : -1;
-    }
-    for (int32_t j = 0; j < n; j++)
-        a->refs[k[j]]++;
-    a->refs[i] = 1;
-    a->arg[i] = op == MG_LEAF ? 0 : arg;
-    a->data[i] = data;
-    a->grad[i] = 0;
-    a->live++;
+    make_node(a, i, op, k, n, arg, arg_is_int, data, is_int);
     *out = i;
     return MG_OK;
 }
@@ -536,20 +549,15 @@ int32_t mg_leaves(mg_arena *a, const double *values, const uint8_t *is_int, int3
         status = MG_ENOMEM;
     else if (status == MG_OK && cap > a->cap)
         status = grow(a, cap > a->max_cap ? a->max_cap : (int32_t)cap);
+    double data;
+    int data_int;
+    for (int32_t j = 0; j < n && status == MG_OK; j++)     /* every value checked first */
+        status = evaluate(a, MG_LEAF, NULL, 0, values[j], is_int && is_int[j], &data, &data_int);
     int32_t first = a->len;
-    for (int32_t j = 0; j < n && status == MG_OK; j++) {    /* at the end, not in free slots */
-        int32_t i = first + j;
-        a->op[i] = MG_LEAF;
-        a->flags[i] = (uint8_t)((is_int && is_int[j] ? MG_DATA_INT : 0) | MG_GRAD_INT);
-        a->kids[i][0] = a->kids[i][1] = -1;
-        a->refs[i] = 1;
-        a->arg[i] = 0;
-        a->data[i] = is_int && is_int[j] && values[j] == 0 ? 0 : values[j];
-        a->grad[i] = 0;
-    }
-    if (status == MG_OK) {
-        a->len += n;
-        a->live += n;
+    for (int32_t j = 0; j < n && status == MG_OK; j++) {   /* at the end, not in free slots */
+        int leaf_int = is_int && is_int[j];
+        evaluate(a, MG_LEAF, NULL, 0, values[j], leaf_int, &data, &data_int);
+        make_node(a, a->len++, MG_LEAF, NULL, 0, values[j], leaf_int, data, data_int);
     }
     UNLOCK(&a->lock);
     return status == MG_OK ? first : -status;
@@ -998,39 +1006,12 @@ static void acc(mg_arena *a, int32_t c, double v, int is_int)
 
 /* the chain of `*` and `+` that MG_DOT stands for: every sum passes out.grad on,
  * every product w*x gives w.grad += x.data * out.grad and the mirror image */
-static void dot_backward(mg_arena *a, const int32_t *k, int32_t n, double g, int gi, int run)
+static void dot_backward(mg_arena *a, const int32_t *k, int32_t n, double g, int gi)
 {
     acc(a, k[0], g, gi);
-    if (gi) {                       /* an int grad (rare): int products stay ints */
-        for (int32_t j = 1; j + 1 < n; j += 2) {
-            acc(a, k[j], a->data[k[j + 1]] * g, DI(k[j + 1]));
-            acc(a, k[j + 1], a->data[k[j]] * g, DI(k[j]));
-        }
-        return;
-    }
-    double *grad = a->grad;         /* a float grad: every product is a float */
-    const double *data = a->data;
-    uint8_t *flags = a->flags;
-    if (run) {                      /* the weights' data, grads and flags are contiguous */
-        double *gw = grad + k[1];
-        const double *dw = data + k[1];
-        uint8_t *fw = flags + k[1];
-        for (int32_t j = 0, e = 2; e < n; j++, e += 2) {
-            int32_t x = k[e];
-            gw[j] += data[x] * g;
-            grad[x] += dw[j] * g;
-        }
-        clear_flag(fw, n / 2, MG_GRAD_INT);
-        for (int32_t e = 2; e < n; e += 2)      /* apart: a byte store may alias anything */
-            flags[k[e]] &= (uint8_t)~MG_GRAD_INT;
-        return;
-    }
     for (int32_t j = 1; j + 1 < n; j += 2) {
-        int32_t w = k[j], x = k[j + 1];
-        grad[w] += data[x] * g;
-        grad[x] += data[w] * g;
-        flags[w] &= (uint8_t)~MG_GRAD_INT;
-        flags[x] &= (uint8_t)~MG_GRAD_INT;
+        acc(a, k[j], a->data[k[j + 1]] * g, gi && DI(k[j + 1]));
+        acc(a, k[j + 1], a->data[k[j]] * g, gi && DI(k[j]));
     }
 }
 
@@ -1131,7 +1112,7 @@ static HOT_INLINE void backward_node(mg_arena *a, int32_t i)
     }
     case MG_DOT:
         n = children(a, i, &k);
-        dot_backward(a, k, n, g, gi, (a->flags[i] & RUN) != 0);
+        dot_backward(a, k, n, g, gi);
         break;
     case MG_LSE:
         n = children(a, i, &k);

@@ -44,10 +44,17 @@ _EXC = {lib.MG_ENOMEM: MemoryError, lib.MG_EINDEX: IndexError,
         lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError}
 
 
+def _strerror(status):
+    return ffi.string(lib.mg_strerror(status)).decode()
+
+
+def _op_name(op):
+    return ffi.string(lib.mg_op_name(op)).decode()
+
+
 def _check(status, message=None):
     if status != lib.MG_OK:
-        raise _EXC.get(status, RuntimeError)(message or
-                                             ffi.string(lib.mg_strerror(status)).decode())
+        raise _EXC.get(status, RuntimeError)(message or _strerror(status))
 
 
 def _op_error(status, op, lhs, rhs, arg, arg_is_int):
@@ -55,7 +62,7 @@ def _op_error(status, op, lhs, rhs, arg, arg_is_int):
     would print them: 'exp(1000.0) is too large', 'log of -1.0', '10.0 ** 400 ...'."""
     x = _read(lhs, MG_DATA) if lhs >= 0 else arg
     y = _read(rhs, MG_DATA) if rhs >= 0 else int(arg) if arg_is_int else arg  # MG_POW: arg
-    name = ffi.string(lib.mg_op_name(op)).decode()
+    name = _op_name(op)
     if op in (MG_POW, MG_POWV) and x < 0:
         x = f"({x})"                        # (-8.0) ** 0.5, not -(8.0 ** 0.5)
     expr = f"{x} {name} {y}" if op in (MG_ADD, MG_MUL, MG_POW, MG_POWV) else f"{name}({x})"
@@ -66,7 +73,7 @@ def _op_error(status, op, lhs, rhs, arg, arg_is_int):
     if status == lib.MG_EDOMAIN:                # log(x), x <= 0: math.log's ValueError
         return f"{name} of {x}"
     if status in (lib.MG_EZERODIV, lib.MG_ECOMPLEX):
-        return f"{expr}: {ffi.string(lib.mg_strerror(status)).decode()}"
+        return f"{expr}: {_strerror(status)}"
     return None                                 # not the operands' fault: out of memory
 
 
@@ -174,6 +181,15 @@ def _const(op, lhs, c):
 
 def _grow_live(i):
     _live.extend([None] * (i + 1))
+
+
+def _made(push, *args):
+    """The node index push(_arena, *args) returns (mg_dot, mg_push_n, mg_leaves: calls
+    that make many nodes), after releasing what died; raises as _retry does."""
+    if len(_dead) >= _BATCH:
+        _flush()
+    i = push(_arena, *args)
+    return _retry(i, push, *args) if i < 0 else i
 
 
 def _retry(i, push, *args):
@@ -357,7 +373,7 @@ class Value:
     def _op(self):
         """The op that produced this node, with micrograd's labels ('+', '**2', 'ReLU')."""
         op = _node_fields(self._i)[0]
-        name = ffi.string(lib.mg_op_name(op)).decode()
+        name = _op_name(op)
         return name + str(_read(self._i, MG_ARG)) if op == MG_POW else name
 
     def __reduce__(self):
@@ -391,9 +407,8 @@ def _replay_error(status, i):
     if op not in (MG_DOT, MG_LSE):
         arg = _read(i, MG_ARG)
         message = _op_error(status, op, lhs, rhs, float(arg), type(arg) is int)
-    name = ffi.string(lib.mg_op_name(op)).decode()
-    raise _EXC.get(status, RuntimeError)("forward(): " + (message or (
-        f"{ffi.string(lib.mg_strerror(status)).decode()} in {name!r}")))
+    raise _EXC.get(status, RuntimeError)(
+        "forward(): " + (message or f"{_strerror(status)} in {_op_name(op)!r}"))
 
 
 def _handle(i):
@@ -440,12 +455,7 @@ def dot(ws, xs, start, fused=False):
     if n == 0 or len(w) < n or (len(x) < n and not all(isinstance(v, float) for v in xs)):
         return sum((w*x for w, x in zip(ws, xs)), start)    # n == 0: start itself
     x, c = (x, ffi.NULL) if x else (ffi.NULL, xs)
-    if len(_dead) >= _BATCH:
-        _flush()
-    i = lib.mg_dot(_arena, start._i, w, x, c, n, 0)
-    if i < 0:
-        i = _retry(i, lib.mg_dot, start._i, w, x, c, n, 0)
-    return _own(i)
+    return _own(_made(lib.mg_dot, start._i, w, x, c, n, 0))
 
 
 def leaves(numbers):
@@ -456,11 +466,7 @@ def leaves(numbers):
     n = len(pairs)
     data = ffi.new("double[]", [x for x, _ in pairs])
     is_int = ffi.new("uint8_t[]", [i for _, i in pairs])
-    if len(_dead) >= _BATCH:
-        _flush()
-    i = lib.mg_leaves(_arena, data, is_int, n)
-    if i < 0:
-        i = _retry(i, lib.mg_leaves, data, is_int, n)
+    i = _made(lib.mg_leaves, data, is_int, n)
     return [_own(i + j) for j in range(n)]
 
 
@@ -471,7 +477,7 @@ def _as_value(x):
 def _dot_fused(ws, xs, start):
     pairs = [(_as_value(w), _as_value(x)) for w, x in zip(ws, xs)]
     if not pairs:
-        return sum((), start)       # start itself, as the sum of nothing
+        return start                # the sum of nothing, as sum() gives
     kids = [_as_value(start)] + [v for pair in pairs for v in pair]
     return _push_n(MG_DOT, kids)
 
@@ -479,12 +485,7 @@ def _dot_fused(ws, xs, start):
 def _push_n(op, values):
     """The Value of a new n-ary node op(*values); values are held until it exists."""
     kids = [v._i for v in values]
-    if len(_dead) >= _BATCH:
-        _flush()
-    i = lib.mg_push_n(_arena, op, kids, len(kids))
-    if i < 0:
-        i = _retry(i, lib.mg_push_n, op, kids, len(kids))
-    return _own(i)
+    return _own(_made(lib.mg_push_n, op, kids, len(kids)))
 
 
 def logsumexp(values):
@@ -500,11 +501,11 @@ def logsumexp(values):
 # A training step moves a whole batch in and out of the graph in one C call each.
 
 def _indices(values):
-    idx = [v._i for v in values if type(v) is Value or isinstance(v, Value)]
-    if len(idx) != len(values):
-        bad = next(v for v in values if not isinstance(v, Value))
-        raise TypeError(f"values must be Values, not {type(bad).__name__!r}")
-    return ffi.new("int32_t[]", idx), values
+    """The node indices of a list of Values, as a C array."""
+    for v in values:
+        if not isinstance(v, Value):
+            raise TypeError(f"values must be Values, not {type(v).__name__!r}")
+    return ffi.new("int32_t[]", [v._i for v in values])
 
 
 def _float64(buf, n, writable, what):
@@ -531,8 +532,8 @@ def set_data(values, numbers):
     """values[k].data = numbers[k] for every k, in one C call. numbers: a sequence
     of numbers, or any float64 buffer (a numpy array of any shape, array('d'),
     memoryview) holding len(values) numbers. On error nothing changes."""
-    idx, values = _indices(list(values))
-    n = len(values)
+    values = list(values)
+    idx, n = _indices(values), len(values)
     buf = _float64(numbers, n, False, "numbers")
     is_int = ffi.NULL
     if buf is None:
@@ -548,8 +549,8 @@ def set_data(values, numbers):
 
 
 def _get(field, values, out):
-    idx, values = _indices(list(values))
-    n = len(values)
+    values = list(values)
+    idx, n = _indices(values), len(values)
     if out is None:
         out = array.array("d", bytes(8 * n))
     buf = _float64(out, n, True, "out")

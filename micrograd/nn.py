@@ -136,9 +136,8 @@ def _named_parameters(module, prefix=""):
     """(name, Value or list of Values) for every parameter below module, in attribute
     order: a Value or a list of Values is a parameter, a list of Modules is descended."""
     for attr, x in vars(module).items():
-        if isinstance(x, Value):
-            yield prefix + attr, x
-        elif isinstance(x, list) and x and all(isinstance(v, Value) for v in x):
+        if isinstance(x, Value) or (isinstance(x, list) and x
+                                    and all(isinstance(v, Value) for v in x)):
             yield prefix + attr, x
         elif isinstance(x, list) and x and all(isinstance(m, Module) for m in x):
             for i, m in enumerate(x):
