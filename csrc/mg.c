@@ -27,6 +27,7 @@
 
 static const char *const op_names[] = {
     "", "+", "*", "**", "ReLU", "tanh", "exp", "log", "sigmoid", "**", "dot", "logsumexp",
+    "python",
 };
 _Static_assert(sizeof op_names / sizeof *op_names == MG_OP_COUNT, "one name per op");
 
@@ -35,7 +36,7 @@ _Static_assert(sizeof op_names / sizeof *op_names == MG_OP_COUNT, "one name per 
  * a pass over nodes of two children at most sees no child there (< 0), and -1
  * still means a leaf. EDGES_AT converts both ways. */
 #define EDGES_AT(x) (-2 - (x))
-static const int8_t arity[] = { 0, 2, 2, 1, 1, 1, 1, 1, 1, 2, NARY, NARY };
+static const int8_t arity[] = { 0, 2, 2, 1, 1, 1, 1, 1, 1, 2, NARY, NARY, NARY };
 _Static_assert(sizeof arity / sizeof *arity == MG_OP_COUNT, "one arity per op");
 
 static const char *const messages[] = {
@@ -47,6 +48,7 @@ static const char *const messages[] = {
     "math domain error",
     "negative number cannot be raised to a fractional power",
     "unknown op",
+    "an op defined in Python",
 };
 _Static_assert(sizeof messages / sizeof *messages == MG_STATUS_COUNT, "one message per status");
 
@@ -114,7 +116,7 @@ mg_arena *mg_arena_new(int32_t cap)
     mg_arena *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->max_cap = INT32_MAX;
+    a->max_cap = MG_INDEX_MASK;
     a->free_head = -1;
     if (grow(a, cap > 16 ? cap : 16) != MG_OK) {
         free(a);
@@ -162,7 +164,7 @@ int mg_arena_limit(mg_arena *a, int32_t max_cap)
     if (max_cap < 1)
         return MG_ERANGE;
     LOCK(&a->lock);
-    a->max_cap = max_cap;
+    a->max_cap = max_cap < MG_INDEX_MASK ? max_cap : MG_INDEX_MASK;
     UNLOCK(&a->lock);
     return MG_OK;
 }
@@ -421,6 +423,7 @@ static HOT_INLINE int forward(const mg_arena *a, int op, const int32_t *k, int32
     case MG_POWV:    *is_int = pow_is_int(xi, y, yi); return pow_checked(x, y, out);
     case MG_DOT:     return dot_forward(a, k, n, out, is_int);
     case MG_LSE:     *out = lse_forward(a, k, n); return MG_OK;
+    case MG_PY:      return MG_EPYTHON;     /* its forward was Python code */
     case MG_OP_COUNT: break;
     }
     return MG_EOP;
@@ -449,13 +452,18 @@ static int weights_in_run(const int32_t *k, int32_t n)
 }
 
 /* Slot i becomes the node op(k[0..n)) with its computed data, one reference for
- * the caller, and one on each child; edges have room for an n-ary node's children. */
+ * the caller, and one on each child; edges have room for an n-ary node's children.
+ * It has MG_PYTHON if it is an MG_PY node or any child has it. */
 static void make_node(mg_arena *a, int32_t i, int op, const int32_t *k, int32_t n, double arg,
                       int arg_is_int, double data, int is_int)
 {
+    int python = op == MG_PY;
+    for (int32_t j = 0; j < n; j++)
+        python |= a->flags[k[j]] & MG_PYTHON;
     a->op[i] = (uint8_t)op;
     a->flags[i] = (uint8_t)((is_int ? MG_DATA_INT : 0) | MG_GRAD_INT | (arg_is_int ? MG_ARG_INT : 0)
-                            | (op == MG_DOT && weights_in_run(k, n) ? RUN : 0));
+                            | (op == MG_DOT && weights_in_run(k, n) ? RUN : 0)
+                            | (python ? MG_PYTHON : 0));
     if (arity[op] == NARY) {
         memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
         a->kids[i][0] = EDGES_AT((int32_t)a->edges_len);
@@ -482,13 +490,15 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
     if (op < 0 || op >= MG_OP_COUNT)
         return MG_EOP;
     int nary = arity[op] == NARY, is_int = 0;
-    if (nary ? n < 1 || (op == MG_DOT && n % 2 == 0) : n != arity[op])
+    if (nary ? n < (op == MG_PY ? 0 : 1) || (op == MG_DOT && n % 2 == 0) : n != arity[op])
         return MG_EINDEX;       /* n-ary: one child at least; a dot: start and pairs */
     for (int32_t j = 0; j < n; j++)
         if (!mg_alive(a, k[j]))
             return MG_EINDEX;
-    double data = 0;
-    int status = evaluate(a, op, k, n, arg, arg_is_int, &data, &is_int);
+    double data = 0;            /* an MG_PY node's data is given, as a leaf's */
+    int status = evaluate(a, op == MG_PY ? MG_LEAF : op, k, n, arg, arg_is_int, &data, &is_int);
+    if (op == MG_PY)
+        arg = arg_is_int = 0;
     if (status == MG_OK && nary)
         status = reserve_edges(a, n);
     int32_t i = -1;
@@ -502,6 +512,15 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
 }
 
 static void drop(mg_arena *a, int32_t i);
+
+/* what the API returns for new node i: its index, with MG_PYTHON_INDEX if it has
+ * MG_PYTHON; or minus the status */
+static int32_t handed(const mg_arena *a, int status, int32_t i)
+{
+    if (status != MG_OK)
+        return -status;
+    return a->flags[i] & MG_PYTHON ? i | MG_PYTHON_INDEX : i;
+}
 
 int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int)
 {
@@ -523,8 +542,9 @@ int32_t mg_push(mg_arena *a, int op, int32_t lhs, int32_t rhs, double arg, int a
         status = push(a, op, k, arity[op], arg, arg_is_int, &i);
     if (leaf >= 0)
         drop(a, leaf);              /* now held by the new node, or by nothing */
+    i = handed(a, status, i);
     UNLOCK(&a->lock);
-    return status == MG_OK ? i : -status;
+    return i;
 }
 
 int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n)
@@ -534,8 +554,19 @@ int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n)
     int status = op < 0 || op >= MG_OP_COUNT || arity[op] != NARY ? MG_EOP
                : n > 0 && !kids ? MG_EINDEX
                : push(a, op, kids, n, 0, 0, &i);
+    i = handed(a, status, i);
     UNLOCK(&a->lock);
-    return status == MG_OK ? i : -status;
+    return i;
+}
+
+int32_t mg_push_py(mg_arena *a, const int32_t *kids, int32_t n, double data, int is_int)
+{
+    int32_t i = -1;
+    LOCK(&a->lock);
+    int status = n > 0 && !kids ? MG_EINDEX : push(a, MG_PY, kids, n, data, is_int, &i);
+    i = handed(a, status, i);
+    UNLOCK(&a->lock);
+    return i;
 }
 
 int32_t mg_leaves(mg_arena *a, const double *values, const uint8_t *is_int, int32_t n)
@@ -644,8 +675,9 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
     } else if (status == MG_OK) {
         status = (fused ? dot_fused : dot_chain)(a, start, w, x, c, n, &out);
     }
+    out = handed(a, status, out);
     UNLOCK(&a->lock);
-    return status == MG_OK ? out : -status;
+    return out;
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -715,6 +747,7 @@ int mg_get(mg_arena *a, int32_t i, int field, mg_number *out)
         case MG_GRAD: out->value = a->grad[i]; out->is_int = (a->flags[i] & MG_GRAD_INT) != 0; break;
         case MG_ARG:  out->value = a->arg[i];  out->is_int = (a->flags[i] & MG_ARG_INT) != 0; break;
         case MG_LABEL: out->value = 0; out->is_int = (a->flags[i] & MG_HAS_LABEL) != 0; break;
+        case MG_PYSTATE: out->value = 0; out->is_int = (a->flags[i] & MG_PYTHON) != 0; break;
         default: status = MG_EINDEX;
         }
     }
@@ -748,6 +781,7 @@ int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
         case MG_DATA: a->data[i] = value; set_flag(&a->flags[i], MG_DATA_INT, is_int); break;
         case MG_GRAD: a->grad[i] = value; set_flag(&a->flags[i], MG_GRAD_INT, is_int); break;
         case MG_LABEL: set_flag(&a->flags[i], MG_HAS_LABEL, is_int); break;
+        case MG_PYSTATE: a->flags[i] |= is_int ? MG_PYTHON : 0; break;
         default: status = MG_EINDEX;
         }
     }
@@ -1118,6 +1152,8 @@ static HOT_INLINE void backward_node(mg_arena *a, int32_t i)
         n = children(a, i, &k);
         lse_backward(a, i, k, n, g);
         break;
+    case MG_PY:         /* its rule, if any, is Python code: Python calls it */
+        break;
     case MG_OP_COUNT:
         assert(0);
         break;
@@ -1135,9 +1171,10 @@ static HOT_INLINE void backward_node(mg_arena *a, int32_t i)
 int mg_backward(mg_arena *a, int32_t root)
 {
     LOCK(&a->lock);
-    if (!mg_alive(a, root)) {
+    if (!mg_alive(a, root) || (a->flags[root] & MG_PYTHON)) {
+        int status = mg_alive(a, root) ? MG_EPYTHON : MG_EINDEX;
         UNLOCK(&a->lock);
-        return MG_EINDEX;
+        return status;
     }
     mg_plan *p = plan_find(a, root);
     if (p) {
@@ -1170,6 +1207,55 @@ int mg_backward_node(mg_arena *a, int32_t i)
     int status = mg_alive(a, i) ? MG_OK : MG_EINDEX;
     if (status == MG_OK)
         backward_node(a, i);
+    UNLOCK(&a->lock);
+    return status;
+}
+
+int32_t mg_order(mg_arena *a, int32_t root, int32_t *out, int32_t cap)
+{
+    LOCK(&a->lock);
+    int32_t n = mg_alive(a, root) && (cap <= 0 || out) ? topo(a, root, a->order, 0) : -MG_EINDEX;
+    for (int32_t k = 0; k < n; k++)
+        a->flags[a->order[k]] &= (uint8_t)~SEEN;
+    for (int32_t k = 0; k < n && n <= cap; k++) {
+        int32_t i = out[k] = a->order[k];
+        if (a->kids[i][0] != -1) {      /* not a leaf: as topo's reset */
+            a->grad[i] = 0;
+            a->flags[i] |= MG_GRAD_INT;
+        }
+    }
+    if (n > 0 && n <= cap)
+        a->grad[root] += 1;             /* self.grad = 1 */
+    UNLOCK(&a->lock);
+    return n;
+}
+
+int32_t mg_find(mg_arena *a, const int32_t *order, int32_t n, const int32_t *idx, int32_t m,
+                int32_t *pos)
+{
+    int32_t found = 0;
+    LOCK(&a->lock);
+    for (int32_t j = 0; j < m; j++)         /* SEEN marks them, as it never outlives a call */
+        if (mg_alive(a, idx[j]))
+            a->flags[idx[j]] |= SEEN;
+    for (int32_t k = n - 1; k >= 0; k--)
+        if (mg_alive(a, order[k]) && (a->flags[order[k]] & SEEN))
+            pos[found++] = k;
+    for (int32_t j = 0; j < m; j++)
+        if (mg_alive(a, idx[j]))
+            a->flags[idx[j]] &= (uint8_t)~SEEN;
+    UNLOCK(&a->lock);
+    return found;
+}
+
+int mg_backward_nodes(mg_arena *a, const int32_t *order, int32_t n)
+{
+    LOCK(&a->lock);
+    int status = MG_OK;
+    for (int32_t k = 0; k < n && status == MG_OK; k++)
+        status = mg_alive(a, order[k]) ? MG_OK : MG_EINDEX;
+    for (int32_t k = n - 1; k >= 0 && status == MG_OK; k--)
+        backward_node(a, order[k]);
     UNLOCK(&a->lock);
     return status;
 }

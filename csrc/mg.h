@@ -10,11 +10,13 @@
  * + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
-#define MG_ABI_VERSION 3
+#define MG_ABI_VERSION 4
 
 typedef enum {
     MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
-    MG_EOP, MG_STATUS_COUNT
+    MG_EOP,
+    MG_EPYTHON,           /* the graph has a node whose rule is Python code (see MG_PYTHON) */
+    MG_STATUS_COUNT
 } mg_status;
 
 typedef enum {            /* same order as every switch and table in mg.c */
@@ -22,12 +24,15 @@ typedef enum {            /* same order as every switch and table in mg.c */
     MG_SIGMOID, MG_POWV,
     MG_DOT,               /* n-ary: children start, w0, x0, w1, x1, ... (edges array) */
     MG_LSE,               /* n-ary: log(sum(exp(x))), shifted by the largest x */
+    MG_PY,                /* n-ary, any number of children: an op defined in Python
+                             (micrograd's Value(data, children, op)); data given, no rule */
     MG_OP_COUNT
 } mg_op;
 
 typedef enum {
     MG_DATA = 0, MG_GRAD, MG_ARG,
-    MG_LABEL              /* is_int: whether Python holds a label for this node */
+    MG_LABEL,             /* is_int: whether Python holds a label for this node */
+    MG_PYSTATE            /* is_int: 1 sets MG_PYTHON on the node (it cannot be unset) */
 } mg_field;
 
 /* flag bits of a node: which numbers are Python ints in micrograd 0.1.0 */
@@ -35,6 +40,16 @@ typedef enum {
 #define MG_GRAD_INT 2
 #define MG_ARG_INT 4
 #define MG_HAS_LABEL 8
+/* Python code belongs to this node or to one below it: an MG_PY node, a node whose
+ * Python handle holds a backward rule written in Python (MG_PYSTATE), and every node
+ * made from such nodes. mg_backward leaves such graphs to Python (MG_EPYTHON). */
+#define MG_PYTHON 128
+
+/* An index returned for a new node has this bit set when the node has MG_PYTHON
+ * (index & MG_INDEX_MASK is the node): Python's handle of the new node must then
+ * keep its operands' handles, which hold the Python code. Node indices stay below it. */
+#define MG_PYTHON_INDEX 1073741824
+#define MG_INDEX_MASK 1073741823
 
 /* as rhs of mg_push: the right operand is a new leaf holding arg */
 #define MG_CONST -2
@@ -90,6 +105,9 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
 int32_t mg_leaves(mg_arena *a, const double *values, const uint8_t *is_int, int32_t n);
 /* an n-ary node (MG_DOT, MG_LSE) over kids[0..n): same contract as mg_push */
 int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n);
+/* an MG_PY node over kids[0..n) (n >= 0) holding data: an op whose forward and backward
+ * are Python code; same contract as mg_push (its index always has MG_PYTHON_INDEX) */
+int32_t mg_push_py(mg_arena *a, const int32_t *kids, int32_t n, double data, int is_int);
 int mg_retain(mg_arena *a, int32_t i);
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
                                               what is no longer referenced */
@@ -114,11 +132,22 @@ int mg_set_many(mg_arena *a, int field, const int32_t *idx, const double *values
 /* backward ----------------------------------------------------------------
  * Reverse topological order over the nodes reachable from root, without
  * recursion: root's grad becomes 1 (a leaf root adds 1), other non-leaf grads
- * restart from 0, leaves accumulate. */
+ * restart from 0, leaves accumulate. MG_EPYTHON, having changed nothing, if root
+ * has MG_PYTHON: Python runs that backward (mg_order below). */
 int mg_backward(mg_arena *a, int32_t root);
 /* node i's backward rule once, as micrograd's v._backward(): its current grad is
  * passed on to its children's grads (a leaf does nothing) */
 int mg_backward_node(mg_arena *a, int32_t i);
+/* backward over a graph with Python code (mg_backward said MG_EPYTHON), driven by
+ * Python: mg_order resets the grads as mg_backward does and writes the topological
+ * order (children first) to out, returning the node count n; if n > cap it changes
+ * nothing (call again with room for n). mg_find writes the positions in order[0..n)
+ * of the nodes idx[0..m) that occur there, highest first, and returns their count.
+ * mg_backward_nodes runs the backward rules of order[n-1], ..., order[0]. */
+int32_t mg_order(mg_arena *a, int32_t root, int32_t *out, int32_t cap);
+int32_t mg_find(mg_arena *a, const int32_t *order, int32_t n, const int32_t *idx, int32_t m,
+                int32_t *pos);
+int mg_backward_nodes(mg_arena *a, const int32_t *order, int32_t n);
 
 /* replay ------------------------------------------------------------------
  * Recompute the data of every node reachable from root from the current data of

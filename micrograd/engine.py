@@ -34,14 +34,14 @@ from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH
                                MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_DATA, MG_GRAD, MG_ARG,
                                MG_LABEL, MG_CONST)
 
-_ABI_VERSION = 3
+_ABI_VERSION = 4
 if lib.mg_abi_version() != _ABI_VERSION:
     raise ImportError(f"micrograd._mg is stale (ABI {lib.mg_abi_version()}, expected "
                       f"{_ABI_VERSION}): reinstall the package to rebuild it")
 
 _EXC = {lib.MG_ENOMEM: MemoryError, lib.MG_EINDEX: IndexError,
         lib.MG_EZERODIV: ZeroDivisionError, lib.MG_ERANGE: OverflowError,
-        lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError}
+        lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError, lib.MG_EPYTHON: ValueError}
 
 
 def _strerror(status):
@@ -139,6 +139,10 @@ def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead,
         _lock.release()
 
 
+_PYTHON_INDEX = lib.MG_PYTHON_INDEX
+_INDEX_MASK = lib.MG_INDEX_MASK
+
+
 class _Ref(weakref.ref):
     """_live's weak reference to a Value; i is its node. When the Value is gone for
     good (never while its finalizers run, so _handle cannot resurrect it), CPython
@@ -148,48 +152,90 @@ class _Ref(weakref.ref):
 
 # The hot path of every op, written flat: one C call, one small Python object.
 
-def _node(op, lhs, rhs, arg, arg_is_int, cls=None, _push=lib.mg_push, _new=object.__new__,
-          _ref=_Ref, _died=_dead.append, _live=_live, _dead=_dead, _batch=_BATCH):
-    """The Value (or cls) of a new node `op(lhs, rhs)` (indices; -1 if absent)."""
-    if len(_dead) >= _batch:                    # release what died, a batch at a time
-        _flush()
-    i = _push(_arena, op, lhs, rhs, arg, arg_is_int)
+def _node(i, push, args, keep, cls=None):
+    """The handle of the node push(_arena, *args) returned as i, where that was not
+    a plain new node: an error (raised, or retried once if dead nodes may free room),
+    or a node with Python code below it, whose handle keeps its operands' handles
+    `keep` (they hold that code)."""
     if i < 0:
-        i = _retry(i, _push, op, lhs, rhs, arg, arg_is_int)
-    v = _new(cls or Value)
-    v._i = i
-    r = _ref(v, _died)
-    r.i = i
-    try:
-        _live[i] = r
-    except IndexError:                          # the arena grew
-        _grow_live(i)
-        _live[i] = r
+        i = _retry(i, push, *args)
+    python = i & _PYTHON_INDEX
+    v = _own(i & _INDEX_MASK, cls)
+    if python:
+        v._kids = keep
     return v
 
 
-def _const(op, lhs, c):
-    """The Value of `lhs op Value(c)` for a Python number c, in one C call."""
-    if type(c) is float:
-        return _node(op, lhs, MG_CONST, c, False)
-    if type(c) is int:      # a double argument takes an int as float() does
-        return _node(op, lhs, MG_CONST, c, True)
-    if not hasattr(type(c), "__float__") and not hasattr(type(c), "__index__"):
-        return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
-    return _node(op, lhs, MG_CONST, *_number(c))
+def _binary(op, op_value=None, rhs=MG_CONST):
+    """The method `self op other` of micrograd's Value: op_value(self, other) for a
+    Value other (default op), else op(self, rhs) with the number as the argument
+    (rhs MG_CONST: the number becomes a leaf, in C; -1: it is the exponent)."""
+    op_value = op_value or op
+    push, new, ref, died, live, dead, plain = (lib.mg_push, object.__new__, _Ref, _dead.append,
+                                               _live, _dead, _PYTHON_INDEX)
+
+    def method(self, other):
+        if len(dead) >= _BATCH:         # release what died, a batch at a time
+            _flush()
+        if isinstance(other, Value):
+            i = push(_arena, op_value, self._i, other._i, 0.0, False)
+        elif type(other) is float or type(other) is int:   # an int is taken as float() does
+            i = push(_arena, op, self._i, rhs, other, type(other) is int)
+        elif hasattr(type(other), "__float__") or hasattr(type(other), "__index__"):
+            i = push(_arena, op, self._i, rhs, *_number(other))     # numpy numbers
+        else:
+            return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
+        if 0 <= i < plain:              # a new node, with no Python code below it
+            v = new(Value)
+            v._i = i
+            r = ref(v, died)
+            r.i = i
+            try:
+                live[i] = r
+            except IndexError:          # the arena grew
+                _grow_live(i)
+                live[i] = r
+            return v
+        if isinstance(other, Value):
+            return _node(i, push, (op_value, self._i, other._i, 0.0, False), (self, other))
+        return _node(i, push, (op, self._i, rhs, *_number(other)), (self,))
+    return method
+
+
+def _unary(op):
+    """The method `self.op()` of micrograd's Value (relu, tanh, ...)."""
+    push, new, ref, died, live, dead, plain = (lib.mg_push, object.__new__, _Ref, _dead.append,
+                                               _live, _dead, _PYTHON_INDEX)
+
+    def method(self):
+        if len(dead) >= _BATCH:
+            _flush()
+        i = push(_arena, op, self._i, -1, 0.0, False)
+        if 0 <= i < plain:              # as in _binary
+            v = new(Value)
+            v._i = i
+            r = ref(v, died)
+            r.i = i
+            try:
+                live[i] = r
+            except IndexError:
+                _grow_live(i)
+                live[i] = r
+            return v
+        return _node(i, push, (op, self._i, -1, 0.0, False), (self,))
+    return method
 
 
 def _grow_live(i):
     _live.extend([None] * (i + 1))
 
 
-def _made(push, *args):
-    """The node index push(_arena, *args) returns (mg_dot, mg_push_n, mg_leaves: calls
-    that make many nodes), after releasing what died; raises as _retry does."""
+def _made(push, *args, keep=()):
+    """The handle of the new node push(_arena, *args) (mg_dot, mg_push_n, mg_push_py),
+    after releasing what died; it keeps `keep` if the node has Python code below it."""
     if len(_dead) >= _BATCH:
         _flush()
-    i = push(_arena, *args)
-    return _retry(i, push, *args) if i < 0 else i
+    return _node(push(_arena, *args), push, args, keep)
 
 
 def _retry(i, push, *args):
@@ -204,9 +250,10 @@ def _retry(i, push, *args):
 
 
 def _leaf(x, cls=None):
-    if type(x) is float:
-        return _node(MG_LEAF, -1, -1, x, False, cls)
-    return _node(MG_LEAF, -1, -1, *_number(x), cls)
+    if len(_dead) >= _BATCH:
+        _flush()
+    args = (MG_LEAF, -1, -1, x, False) if type(x) is float else (MG_LEAF, -1, -1, *_number(x))
+    return _node(lib.mg_push(_arena, *args), lib.mg_push, args, (), cls)
 
 
 def _write(i, field, x, _set=lib.mg_set):
@@ -223,66 +270,80 @@ def _read(i, field, _value=lib.mg_value, _is_int=lib.mg_is_int):
     return int(x) if x.is_integer() and _is_int(_arena, i, field) else x
 
 
+# _python[i]: a weak reference to the Value of node i whose _backward is Python code
+# (assigned by the user, as micrograd's ops do); backward() calls it at i's turn.
+_python = {}
+
+
 class Value:
     """ stores a single scalar value and its gradient """
-    __slots__ = ("_i", "__weakref__")
+    # _kids: handles this one keeps alive: its operands where Python code lies below
+    # (a Python _backward must outlive the handle it was set on), and after a walk of
+    # _prev, its children, so that the next walk meets the same objects.
+    # __dict__: attributes of the user's own, as on micrograd's Value.
+    __slots__ = ("_i", "_kids", "__dict__", "__weakref__")
 
     def __new__(cls, data, _children=(), _op="", label=""):
-        if _children or _op:
-            raise TypeError("Value() makes a leaf; ops build the other nodes")
-        self = _leaf(data, cls)
+        if _children or _op:    # an op defined in Python, micrograd's way (see _backward)
+            self = _python_op(data, _children, _op)
+        else:
+            self = _leaf(data, cls)
         if label:
             self.label = label
         return self
 
-    def __add__(self, other):
-        if isinstance(other, Value):
-            return _node(MG_ADD, self._i, other._i, 0.0, False)
-        return _const(MG_ADD, self._i, other)   # self + Value(other)
+    __add__ = _binary(MG_ADD)
+    __mul__ = _binary(MG_MUL)
 
-    def __mul__(self, other):
-        if isinstance(other, Value):
-            return _node(MG_MUL, self._i, other._i, 0.0, False)
-        return _const(MG_MUL, self._i, other)   # self * Value(other)
+    __pow__ = _binary(MG_POW, MG_POWV, -1)     # a Value exponent: beyond micrograd 0.1.0, grads for both
 
-    def __pow__(self, other):
-        if isinstance(other, Value):   # beyond micrograd 0.1.0: grads for both
-            return _node(MG_POWV, self._i, other._i, 0.0, False)
-        if type(other) is int:
-            return _node(MG_POW, self._i, -1, other, True)
-        if not hasattr(type(other), "__float__"):
-            return NotImplemented
-        return _node(MG_POW, self._i, -1, *_number(other))
-
-    def relu(self):
-        return _node(MG_RELU, self._i, -1, 0.0, False)
-
-    def tanh(self):
-        return _node(MG_TANH, self._i, -1, 0.0, False)
-
-    def exp(self):
-        return _node(MG_EXP, self._i, -1, 0.0, False)
-
-    def log(self):
-        return _node(MG_LOG, self._i, -1, 0.0, False)
-
-    def sigmoid(self):
-        return _node(MG_SIGMOID, self._i, -1, 0.0, False)
+    relu = _unary(MG_RELU)
+    tanh = _unary(MG_TANH)
+    exp = _unary(MG_EXP)
+    log = _unary(MG_LOG)
+    sigmoid = _unary(MG_SIGMOID)
 
     def backward(self):
-        _check(lib.mg_backward(_arena, self._i))
+        status = lib.mg_backward(_arena, self._i)
+        if status == lib.MG_EPYTHON:
+            _backward_python(self._i)
+        elif status:
+            _check(status)
 
+    @property
     def _backward(self):
         """This node's chain rule once, as micrograd's: its current grad is added,
         times the local derivative, to its children's grads (a leaf does nothing).
-        backward() runs it for every node in reverse topological order."""
+        backward() runs it for every node in reverse topological order.
+        Assign a function of no arguments to replace it with Python code, as
+        micrograd's ops do (ops defined in Python: see README)."""
+        return self.__dict__.get("_backward", self._chain_rule)
+
+    @_backward.setter
+    def _backward(self, rule):
+        if not callable(rule):
+            raise TypeError(f"_backward must be callable, not {type(rule).__name__!r}")
+        _check(lib.mg_set(_arena, self._i, lib.MG_PYSTATE, 0.0, True))
+        self.__dict__["_backward"] = rule
+        i = self._i
+        with _handles:
+            _python[i] = weakref.ref(self, lambda ref: _forget_python(i, ref))
+
+    @_backward.deleter
+    def _backward(self):
+        del self.__dict__["_backward"]
+        with _handles:
+            _python.pop(self._i, None)
+
+    def _chain_rule(self):
         _check(lib.mg_backward_node(_arena, self._i))
 
     def forward(self):
         """Recompute, in C, the data of every node this one depends on from the
         current data of the leaves: the same numbers as building the graph anew.
         Branches inside ops (relu) follow the new data; Python code that read
-        .data while building the graph does not run again."""
+        .data while building the graph does not run again (ops defined in
+        Python cannot be replayed: ValueError)."""
         failed = ffi.new("int32_t *")
         status = lib.mg_forward(_arena, self._i, failed)
         if status:
@@ -366,18 +427,78 @@ class Value:
 
     @property
     def _prev(self):
-        """The child Values, as a set: for graph drawing and debugging."""
-        return {_handle(c) for c in _kids(self._i)}
+        """The child Values, as a set: for graph drawing and debugging. The same
+        objects every time while this Value lives (it keeps them)."""
+        kids = _kids(self._i)
+        try:
+            held = self._kids
+        except AttributeError:
+            held = ()
+        if [v._i for v in held[:len(kids)]] != kids:
+            # new handles for nodes made in C along with this one (a constant, the
+            # sums of dot()) keep what this one kept, where Python code lies below
+            keep = held if lib.mg_is_int(_arena, self._i, lib.MG_PYSTATE) else None
+            held = tuple(_handle(c, keep) for c in kids) + held
+            self._kids = held
+        return set(held[:len(kids)])
 
     @property
     def _op(self):
         """The op that produced this node, with micrograd's labels ('+', '**2', 'ReLU')."""
         op = _node_fields(self._i)[0]
+        if op == lib.MG_PY or "_op" in self.__dict__:
+            return self.__dict__.get("_op", "")
         name = _op_name(op)
         return name + str(_read(self._i, MG_ARG)) if op == MG_POW else name
 
+    @_op.setter
+    def _op(self, text):
+        self.__dict__["_op"] = text
+
     def __reduce__(self):
         return (Value, (self.data, (), "", self.label))
+
+
+def _python_op(data, children, op):
+    """micrograd's Value(data, _children, _op): a node over the given Values whose
+    data is given and whose backward is whatever Python function the caller
+    assigns to its _backward (none: nothing, as micrograd's lambda: None)."""
+    kids = tuple(children)
+    for v in kids:
+        if not isinstance(v, Value):
+            raise TypeError(f"the children of a Value must be Values, not {type(v).__name__!r}")
+    x, is_int = _number(data)
+    v = _made(lib.mg_push_py, [v._i for v in kids], len(kids), x, is_int, keep=kids)
+    v.__dict__["_op"] = str(op)
+    return v
+
+
+def _forget_python(i, ref):
+    with _handles:
+        if _python.get(i) is ref:
+            del _python[i]
+
+
+def _backward_python(root):
+    """backward() over a graph with Python code: C runs the built-in rules between
+    the nodes whose _backward is Python code, and Python calls those, in reverse
+    topological order, with no lock held (they read and write grads)."""
+    n = lib.mg_order(_arena, root, ffi.NULL, 0)
+    if n < 0:
+        _check(-n)
+    order = ffi.new("int32_t[]", n)
+    n = lib.mg_order(_arena, root, order, n)    # the graph below root cannot change
+    with _handles:
+        rules = {i: ref() for i, ref in _python.items()}
+    rules = {i: v for i, v in rules.items() if v is not None}
+    idx = list(rules)
+    pos = ffi.new("int32_t[]", len(idx))
+    top = n
+    for k in pos[0:lib.mg_find(_arena, order, n, idx, len(idx), pos)]:
+        _check(lib.mg_backward_nodes(_arena, order + k + 1, top - k - 1))
+        rules[order[k]].__dict__["_backward"]()
+        top = k
+    _check(lib.mg_backward_nodes(_arena, order, top))
 
 
 def _node_fields(i):
@@ -411,20 +532,23 @@ def _replay_error(status, i):
         "forward(): " + (message or f"{_strerror(status)} in {_op_name(op)!r}"))
 
 
-def _handle(i):
-    """The live Value of node i, or a new one holding its own reference."""
+def _handle(i, keep=None):
+    """The live Value of node i, or a new one holding its own reference (and keeping
+    `keep`, unless None)."""
     with _handles:                      # one handle per node, whichever thread asks
         ref = _live[i]
         v = ref() if ref is not None else None
         if v is None:
             _check(lib.mg_retain(_arena, i))
             v = _own(i)
+            if keep is not None:
+                v._kids = keep
     return v
 
 
-def _own(i):
-    """A new Value for node i, which holds a reference for it: _node's last lines."""
-    v = object.__new__(Value)
+def _own(i, cls=None):
+    """A new Value for node i, which holds a reference for it: _binary's last lines."""
+    v = object.__new__(cls or Value)
     v._i = i
     r = _Ref(v, _dead.append)
     r.i = i
@@ -454,8 +578,9 @@ def dot(ws, xs, start, fused=False):
     x = [v._i for v in xs if type(v) is Value]
     if n == 0 or len(w) < n or (len(x) < n and not all(isinstance(v, float) for v in xs)):
         return sum((w*x for w, x in zip(ws, xs)), start)    # n == 0: start itself
+    keep = (start, *ws, *xs) if x else (start, *ws)
     x, c = (x, ffi.NULL) if x else (ffi.NULL, xs)
-    return _own(_made(lib.mg_dot, start._i, w, x, c, n, 0))
+    return _made(lib.mg_dot, start._i, w, x, c, n, 0, keep=keep)
 
 
 def leaves(numbers):
@@ -466,7 +591,11 @@ def leaves(numbers):
     n = len(pairs)
     data = ffi.new("double[]", [x for x, _ in pairs])
     is_int = ffi.new("uint8_t[]", [i for _, i in pairs])
-    i = _made(lib.mg_leaves, data, is_int, n)
+    if len(_dead) >= _BATCH:
+        _flush()
+    i = lib.mg_leaves(_arena, data, is_int, n)
+    if i < 0:
+        i = _retry(i, lib.mg_leaves, data, is_int, n)
     return [_own(i + j) for j in range(n)]
 
 
@@ -485,7 +614,7 @@ def _dot_fused(ws, xs, start):
 def _push_n(op, values):
     """The Value of a new n-ary node op(*values); values are held until it exists."""
     kids = [v._i for v in values]
-    return _own(_made(lib.mg_push_n, op, kids, len(kids)))
+    return _made(lib.mg_push_n, op, kids, len(kids), keep=tuple(values))
 
 
 def logsumexp(values):

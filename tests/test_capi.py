@@ -164,7 +164,7 @@ def test_value_and_is_int_read_what_get_reads(arena):
     assert (lib.mg_value(arena, n, lib.MG_GRAD), lib.mg_is_int(arena, n, lib.MG_GRAD)) == (0.0, 1)
 
 
-@pytest.mark.parametrize("field", [-1, lib.MG_LABEL + 1, 99])
+@pytest.mark.parametrize("field", [-1, lib.MG_PYSTATE + 1, 99])
 def test_get_and_set_of_an_unknown_field_fail(arena, field):
     i = leaf(arena, 1.0)
     assert lib.mg_get(arena, i, field, ffi.new("mg_number *")) != OK
