@@ -50,7 +50,7 @@ typedef struct mg_plan {
  * between calls. */
 struct mg_arena {
     int32_t len, cap, max_cap, live, free_head;
-    uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL, and SEEN */
+    uint8_t *op, *flags;    /* MG_DATA_INT | MG_GRAD_INT | MG_ARG_INT | MG_HAS_LABEL | MG_PYTHON, and mg.c's own */
     int32_t (*kids)[2];     /* children lhs, rhs (one cache line for both), -1 if absent;
                                n-ary nodes: offset and count in edges */
     int32_t *refs;          /* Python handles + parents holding this node */

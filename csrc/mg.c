@@ -465,7 +465,8 @@ static void make_node(mg_arena *a, int32_t i, int op, const int32_t *k, int32_t 
                             | (op == MG_DOT && weights_in_run(k, n) ? RUN : 0)
                             | (python ? MG_PYTHON : 0));
     if (arity[op] == NARY) {
-        memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
+        if (n > 0)              /* an MG_PY node may have none (k NULL) */
+            memcpy(a->edges + a->edges_len, k, (size_t)n * sizeof *k);
         a->kids[i][0] = EDGES_AT((int32_t)a->edges_len);
         a->kids[i][1] = n;
         a->edges_len += n;

@@ -563,6 +563,46 @@ static void regressions(void)
     mg_arena_free(a);
 }
 
+/* Python code in the graph: MG_PY nodes and MG_PYSTATE mark their ancestors; mg_backward
+ * leaves them to the caller, who drives mg_order, mg_find and mg_backward_nodes */
+static void python_nodes(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    int32_t x = push(a, MG_LEAF, -1, -1, 2), y = push(a, MG_LEAF, -1, -1, 3);
+    int32_t kids[2] = { x, y };
+    int32_t p = mg_push_py(a, kids, 2, 7, 0);           /* Python computed 7 */
+    CHECK(p >= 0 && (p & MG_PYTHON_INDEX) && get(a, p & MG_INDEX_MASK, MG_DATA) == 7);
+    p &= MG_INDEX_MASK;
+    int32_t none = mg_push_py(a, NULL, 0, 1, 1);        /* no children: allowed */
+    CHECK(none >= 0 && (none & MG_PYTHON_INDEX));
+    none &= MG_INDEX_MASK;
+    CHECK(mg_push_py(a, NULL, 2, 1, 0) == -MG_EINDEX);
+    int32_t bad[1] = { 999 };
+    CHECK(mg_push_py(a, bad, 1, 1, 0) == -MG_EINDEX);
+    int32_t z = mg_push(a, MG_MUL, p, x, 0, 0);          /* made from it: marked too */
+    CHECK(z >= 0 && (z & MG_PYTHON_INDEX));
+    z &= MG_INDEX_MASK;
+    int32_t c = push(a, MG_MUL, x, y, 0);                 /* not: a plain index */
+    CHECK(!(c & MG_PYTHON_INDEX));
+    CHECK(mg_backward(a, c) == MG_OK && get(a, x, MG_GRAD) == 3);
+    CHECK(mg_backward(a, z) == MG_EPYTHON && get(a, z, MG_GRAD) == 0);
+    CHECK(mg_set(a, c, MG_PYSTATE, 0, 1) == MG_OK && mg_backward(a, c) == MG_EPYTHON);
+    int32_t order[8], pos[8], want[2] = { p, c };
+    CHECK(mg_order(a, z, order, 2) == 4 && get(a, z, MG_GRAD) == 0);   /* no room: nothing */
+    CHECK(mg_order(a, z, order, 8) == 4 && get(a, z, MG_GRAD) == 1);
+    CHECK(order[3] == z && mg_find(a, order, 4, want, 2, pos) == 1 && order[pos[0]] == p);
+    CHECK(mg_backward_nodes(a, order + pos[0] + 1, 4 - pos[0] - 1) == MG_OK);
+    CHECK(get(a, p, MG_GRAD) == 2 && get(a, x, MG_GRAD) == 3 + 7);  /* z = p * x */
+    CHECK(mg_backward_nodes(a, order, pos[0]) == MG_OK && get(a, y, MG_GRAD) == 2);  /* p: no C rule */
+    CHECK(mg_backward_nodes(a, bad, 1) == MG_EINDEX && mg_order(a, 999, order, 8) == -MG_EINDEX);
+    int32_t failed = -1;
+    CHECK(mg_forward(a, z, &failed) == MG_EPYTHON && failed == p);
+    CHECK(mg_arena_limit(a, INT32_MAX) == MG_OK);         /* clamped below MG_PYTHON_INDEX */
+    int32_t all[6] = { x, y, p, none, z, c };
+    CHECK(mg_release(a, all, 6) == MG_OK && live(a) == 0);
+    mg_arena_free(a);
+}
+
 int main(void)
 {
     names();
@@ -579,6 +619,7 @@ int main(void)
     many();
     edges_churn();
     regressions();
+    python_nodes();
     for (int k = 0; k < 100; k++) {     /* arenas created and freed in a loop */
         mg_arena *a = mg_arena_new(k);
         push(a, MG_LEAF, -1, -1, k);

@@ -88,9 +88,9 @@ def test_methods_given_arguments_raise_type_error(method):
         getattr(Value(2.0), method)(1.0)
 
 
-def test_value_refuses_children_and_op_from_outside():
+def test_value_refuses_children_that_are_not_values():
     with pytest.raises(TypeError):
-        Value(1.0, (Value(2.0),), "+")
+        Value(1.0, (2.0,), "+")
 
 
 def test_a_python_int_too_large_for_a_float_raises_overflow_error():

@@ -1,0 +1,335 @@
+"""Ops defined in Python, micrograd's way: Value(data, children, op) and out._backward.
+
+backward() runs the built-in rules in C and calls each Python _backward at its
+node's turn in reverse topological order. Checked against PyTorch (random DAGs
+mixing both kinds), micrograd 0.1.0 (the lecture's tanh), and for what must not
+break: exceptions inside a rule, deep chains, threads, graph walks (_prev
+identity, attributes) and memory over many graphs.
+"""
+import gc
+import math
+import threading
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from micrograd.engine import Value, dot, stats
+from micrograd.gradcheck import gradcheck
+from micrograd.nn import MLP
+from micrograd.viz import to_dot
+from concurrency import run_threads
+from oracle import run_original
+
+
+def sin(self):
+    out = Value(math.sin(self.data), (self,), 'sin')
+    def _backward():
+        self.grad += math.cos(self.data) * out.grad
+    out._backward = _backward
+    return out
+
+
+def absolute(self):
+    out = Value(abs(self.data), (self,), 'abs')
+    def _backward():
+        self.grad += (1.0 if self.data >= 0 else -1.0) * out.grad
+    out._backward = _backward
+    return out
+
+
+def hypot(self, other):
+    """A two-child op: sqrt(a**2 + b**2)."""
+    h = math.hypot(self.data, other.data)
+    out = Value(h, (self, other), 'hypot')
+    def _backward():
+        self.grad += self.data / h * out.grad
+        other.grad += other.data / h * out.grad
+    out._backward = _backward
+    return out
+
+
+def lecture_tanh(self):
+    t = (math.exp(2 * self.data) - 1) / (math.exp(2 * self.data) + 1)
+    out = Value(t, (self,), 'tanh')
+    def _backward():
+        self.grad += (1 - t**2) * out.grad
+    out._backward = _backward
+    return out
+
+
+@pytest.fixture(autouse=True)
+def python_ops(monkeypatch):
+    monkeypatch.setattr(Value, "sin", sin, raising=False)
+    monkeypatch.setattr(Value, "abs", absolute, raising=False)
+    monkeypatch.setattr(Value, "hypot", hypot, raising=False)
+
+
+def test_a_python_op_is_a_node_with_its_data_children_and_label():
+    x, y = Value(0.5), Value(2.0)
+    s = x.sin()
+    h = s.hypot(y)
+    assert s.data == math.sin(0.5) and s._op == "sin" and s._prev == {x}
+    assert h._op == "hypot" and h._prev == {s, y}
+    assert repr(s) == f"Value(data={math.sin(0.5)}, grad=0)"
+
+
+def test_backward_calls_the_python_rule_between_c_rules():
+    x = Value(0.5)
+    y = (x.sin() * 3 + x).tanh()
+    y.backward()
+    t = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    u = (t.sin() * 3 + t).tanh()
+    u.backward()
+    assert y.data == u.item()
+    assert x.grad == pytest.approx(t.grad.item(), rel=1e-14)
+
+
+def test_an_op_with_no_backward_passes_nothing_on_as_micrograds_lambda_none():
+    x = Value(2.0)
+    y = Value(x.data * 2, (x,), 'double')
+    (y * 1.0).backward()
+    assert y.grad == 1.0 and x.grad == 0
+
+
+def test_a_python_rule_on_a_built_in_op_replaces_its_c_rule():
+    x, y = Value(2.0), Value(3.0)
+    z = x * y
+    z._backward = lambda: setattr(x, "grad", x.grad + 100 * z.grad)
+    z.backward()
+    assert (x.grad, y.grad) == (100.0, 0)
+
+
+def test_backward_of_a_python_op_by_hand_is_its_rule():
+    x = Value(0.3)
+    s = x.sin()
+    s.grad = 2.0
+    s._backward()
+    assert x.grad == 2.0 * math.cos(0.3)
+
+
+def test_lecture_tanh_defined_in_python_matches_micrograd_010_node_by_node():
+    code = """
+x1, x2 = Value(2.0), Value(0.0)
+w1, w2 = Value(-3.0), Value(1.0)
+b = Value(6.8813735870195432)
+x1w1 = x1*w1
+x2w2 = x2*w2
+x1w1x2w2 = x1w1 + x2w2
+n = x1w1x2w2 + b
+o = tanh(n)
+o.grad = 1.0
+for node in (o, n, x1w1x2w2, x2w2, x1w1):
+    node._backward()
+result = [v.grad for v in (x1, x2, w1, w2, b, n, x1w1x2w2)]
+"""
+    import inspect
+    helper = inspect.getsource(lecture_tanh).replace("lecture_tanh", "tanh")
+    theirs = run_original("import math\nfrom micrograd.engine import Value\n" + helper + code)
+    scope = {"Value": Value, "tanh": lecture_tanh}
+    exec(code, scope)
+    assert scope["result"] == theirs
+    scope = {"Value": Value, "tanh": lecture_tanh}
+    exec(code.split("o.grad")[0] + "o.backward()\n"
+         "result = [v.grad for v in (x1, x2, w1, w2, b, n, x1w1x2w2)]", scope)
+    assert scope["result"] == pytest.approx(theirs, rel=1e-15)
+
+
+# ---------------------------------------------------------------- random DAGs
+
+OPS = ["add", "mul", "tanh", "relu", "sin", "abs", "hypot", "pow2"]
+
+
+def run(leaves, steps, is_torch):
+    if is_torch:
+        nodes = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves]
+    else:
+        nodes = [Value(x) for x in leaves]
+    inputs = list(nodes)
+    for op, i, j in steps:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if op == "add":
+            out = a + b
+        elif op == "mul":
+            out = a * b
+        elif op == "pow2":
+            out = a ** 2
+        elif op == "hypot":
+            out = torch.hypot(a, b) if is_torch else a.hypot(b)
+        elif op == "abs":
+            out = a.abs()
+        else:
+            out = getattr(a, op)()
+        nodes.append(out)
+    root = nodes[-1]
+    for v in nodes[len(inputs):-1]:    # every node reaches the root
+        root = root + v
+    root.backward()
+    grads = [float(v.grad) if v.grad is not None else 0.0 for v in inputs]
+    data = root.item() if is_torch else root.data
+    return data, grads
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.1, 2), min_size=1, max_size=4),
+       st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 31), st.integers(0, 31)),
+                min_size=1, max_size=16))
+def test_random_graphs_mixing_python_and_c_ops_match_pytorch(leaves, steps):
+    ours, theirs = run(leaves, steps, False), run(leaves, steps, True)
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-12)
+    assert ours[1] == pytest.approx(theirs[1], rel=1e-10, abs=1e-12)
+
+
+def test_gradcheck_nn_and_draw_dot_work_on_graphs_with_python_ops():
+    assert gradcheck(lambda x, y: (x.sin() * y).hypot(y.abs()).tanh(), [0.4, -1.3])
+    model = MLP(2, [3, 1])
+    out = model([Value(0.5).sin(), Value(-0.2).abs()])
+    out.backward()
+    assert all(p.grad != 0 for p in model.layers[0].neurons[0].w)
+    source = to_dot(out)
+    assert "sin" in source and "abs" in source
+
+
+def test_dot_over_python_ops_keeps_their_rules():
+    ws, b = [Value(0.5), Value(-1.0)], Value(0.1)
+    xs = [Value(0.3), Value(0.7)]
+    out = dot(ws, [x.sin() for x in xs], b)     # the sin handles are dropped here
+    gc.collect()
+    out.backward()
+    assert [x.grad for x in xs] == pytest.approx([0.5 * math.cos(0.3), -1.0 * math.cos(0.7)])
+
+
+def test_forward_refuses_to_replay_a_python_op():
+    x = Value(0.5)
+    y = x.sin() * 2
+    with pytest.raises(ValueError, match="Python"):
+        y.forward()
+    assert y.data == 2 * math.sin(0.5)
+
+
+# ---------------------------------------------------------------- what must not break
+
+def test_an_exception_in_a_python_rule_propagates_and_the_engine_stays_usable():
+    class Boom(Exception):
+        pass
+
+    x = Value(2.0)
+    y = Value(x.data, (x,), 'boom')
+    def _backward():
+        raise Boom("in _backward")
+    y._backward = _backward
+    with pytest.raises(Boom, match="in _backward"):
+        (y * 3).backward()
+    z = x * 5                       # the engine still works, and the graph too
+    z.backward()
+    assert x.grad == 5.0
+    y._backward = lambda: None
+    (y * 3).backward()
+    assert y.grad == 3.0
+
+
+def test_a_rule_must_be_callable():
+    y = Value(1.0) * 2
+    with pytest.raises(TypeError, match="callable"):
+        y._backward = 3
+
+
+def test_children_of_a_python_op_must_be_values():
+    with pytest.raises(TypeError, match="Values"):
+        Value(1.0, (2.0,), '+')
+
+
+def test_a_python_op_in_a_100k_deep_chain_needs_no_recursion():
+    x = Value(0.1)
+    v = x.sin()
+    for _ in range(100_000):
+        v = v * 1.0 + 0.0
+    v = v.sin()
+    v.backward()
+    assert x.grad == pytest.approx(math.cos(math.sin(0.1)) * math.cos(0.1), rel=1e-12)
+    del v
+    gc.collect()
+
+
+def test_four_threads_with_their_own_python_ops(interleave):
+    def work(k):
+        def fn():
+            x = Value(0.1 * (k + 1))
+            y = x
+            for _ in range(200):
+                y = (y.sin() * 0.5 + x).abs()
+            y.backward()
+            return y.data, x.grad
+        return fn
+    alone = [work(k)() for k in range(4)]
+    assert run_threads([work(k) for k in range(4)]) == alone
+
+
+def test_a_rule_reading_and_writing_grads_during_backward_does_not_deadlock():
+    x = Value(1.0)
+    y = Value(2.0, (x,), 'peek')
+    seen = []
+    def _backward():
+        seen.append((y.grad, x.grad, y.data))
+        x.grad += y.grad
+        x.grad = x.grad * 1.0
+    y._backward = _backward
+    ((y * 2) + x).backward()
+    assert seen == [(2.0, 1.0, 2.0)] and x.grad == 3.0
+
+
+# ---------------------------------------------------------------- walks, identity, attributes
+
+def walk(root):
+    seen, stack = {}, [root]
+    while stack:
+        v = stack.pop()
+        if id(v) not in seen:
+            seen[id(v)] = v
+            stack.extend(v._prev)
+    return seen
+
+
+def test_prev_gives_the_same_objects_across_walks_even_after_gc():
+    x, y = Value(1.0), Value(2.0)
+    root = ((x * y + 1).relu() * 2.0).sin() + dot([x, y], [3.0, 4.0], x)
+    del x, y
+    first = walk(root)
+    ids = set(first)
+    first = None
+    gc.collect()
+    assert set(walk(root)) == ids
+
+
+def test_attributes_set_on_values_survive_walks_while_the_root_lives():
+    root = (Value(1.0) * 2 + Value(3.0)).tanh()
+    for v in walk(root).values():
+        v.visited = True
+        v.name = f"n{v.data}"
+    gc.collect()
+    again = walk(root).values()
+    assert all(v.visited and v.name == f"n{v.data}" for v in again)
+
+
+def test_attributes_of_ones_own_on_a_value():
+    v = Value(1.0)
+    v.name, v.count = "x", 3
+    assert (v.name, v.count) == ("x", 3)
+    with pytest.raises(AttributeError):
+        v.missing
+
+
+def test_memory_stays_flat_over_many_graphs_with_python_ops_and_walks():
+    def step():
+        x = Value(0.3)
+        y = ((x.sin() * 2).abs() + x).tanh()
+        y.backward()
+        walk(y)
+    for _ in range(200):
+        step()
+    gc.collect()
+    base = stats()["live"]
+    for _ in range(10_000):
+        step()
+    gc.collect()
+    assert stats()["live"] == base
