@@ -160,6 +160,57 @@ def build_graph(leaf, n_ops, n_leaves=1000, seed=0):
     return ys[0], 6 * units - 1, seconds, xs
 
 
+def build_chain(leaf, n_ops):
+    """A chain of n_ops ops: x = ((x * c + z).relu()) ** 2, n_ops // 4 times (4 ops each).
+
+    c = 0.5, z = 0.25 and x's start 0.5 are leaves made before the clock (constants
+    as leaves: no op makes a leaf for a Python number). x stays in (0, 0.5].
+    Returns (x, ops, seconds to build, the three leaves).
+    """
+    c, z, x = leaf(0.5), leaf(0.25), leaf(0.5)
+    leaves = (c, z, x)
+    steps = n_ops // 4
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x = ((x * c + z).relu()) ** 2
+    seconds = time.perf_counter() - t0
+    return x, 4 * steps, seconds, leaves
+
+
+def python_sin(Value):
+    """sin defined in Python, micrograd's way (issue 11's code, unchanged), for Value."""
+    def sin(self):
+        out = Value(math.sin(self.data), (self,), 'sin')
+
+        def _backward():
+            self.grad += math.cos(self.data) * out.grad
+        out._backward = _backward
+        return out
+    return sin
+
+
+def build_graph_pyops(leaf, n_ops, py_every, n_leaves=1000, seed=0):
+    """build_graph's DAG where every py_every-th unit ends in .sin() (python_sin, set
+    on the Value class by the caller): the same leaves, the same C ops, plus k
+    Python-defined nodes whose outputs later units use (as b). Returns
+    (root, ops without the sin nodes, k, seconds to build, leaves)."""
+    rng = random.Random(seed)
+    xs = [leaf(rng.uniform(-1, 1)) for _ in range(n_leaves)]
+    units = (n_ops + 1) // 6
+    t0 = time.perf_counter()
+    ys = []
+    for u in range(units):
+        a = xs[u % n_leaves]
+        b = ys[u - n_leaves] if u >= n_leaves else xs[(7 * u + 1) % n_leaves]
+        y = ((a * b + a).relu() ** 2).tanh()
+        ys.append(y.sin() if u % py_every == 0 else y)
+    while len(ys) > 1:
+        pairs = [ys[i] + ys[i + 1] for i in range(0, len(ys) - 1, 2)]
+        ys = pairs + ys[-1:] if len(ys) % 2 else pairs
+    seconds = time.perf_counter() - t0
+    return ys[0], 6 * units - 1, len(range(0, units, py_every)), seconds, xs
+
+
 def moons(n=100, noise=0.1, seed=1):
     """Two interleaving half circles (make_moons' recipe), labels -1/1, plain Python."""
     rng = random.Random(seed)
@@ -185,6 +236,16 @@ def scenario_build(s, job):
     return {"ns_per_op": ns}, {"ops": ops}
 
 
+def scenario_build_chain(s, job):
+    """build_chain: ns per op of a plain chain, one build per rep."""
+    ns = []
+    for _ in range(job["reps"]):
+        root, ops, seconds, _ = build_chain(s.leaf, job["n_ops"])
+        ns.append(seconds / ops * 1e9)
+        del root
+    return {"ns_per_op": ns}, {"ops": ops}
+
+
 def scenario_backward(s, job):
     ns = []
     for _ in range(job["reps"]):
@@ -194,6 +255,49 @@ def scenario_backward(s, job):
         ns.append((time.perf_counter() - t0) / (ops + len(xs)) * 1e9)
         del root, xs
     return {"ns_per_node": ns}, {"nodes": ops + 1000}
+
+
+def scenario_backward_pyops(s, job):
+    """Backward over a graph that mixes C ops and ops defined in Python: ns per C node
+    and ns per Python node.
+
+    Graph A is build_graph's DAG (n_ops ops over 1000 leaves, all built-in ops);
+    graph B is the same DAG where every py_every-th unit ends in a Python-defined sin
+    (build_graph_pyops): the same leaves and C ops, plus k Python nodes. Both are
+    built once in this process, A then B, and both kept alive (B does not reuse A's
+    freed memory). Then `reps` times: backward() timed once on each graph, the order
+    A, B alternating with B, A from rep to rep (grads accumulate; the work is the
+    same). Per rep:
+      c_ns_per_node     = tA / nodes_A (leaves included, as the backward scenario)
+      py_ns_per_node    = (tB - tA) / k: what one Python node adds to a backward
+                          (the engine handing over to Python, the closure reading
+                          data and grads and adding to a grad through the Value),
+                          assuming A's nodes cost in B what they cost in A
+      mixed_ns_per_node = tB / nodes_B
+    Builds are not timed here (with A alive, B's build pays for A in a garbage
+    collector). micrograd 0.1.0 (reference): every node is Python, its built-in ops
+    too, so its difference is about one node's cost and within its noise; its sin is
+    the same user code on its own Value.
+    """
+    Value = s.leaf
+    Value.sin = python_sin(Value)
+    root_a, ops, _, xs_a = build_graph(Value, job["n_ops"])
+    root_b, _, k, _, xs_b = build_graph_pyops(Value, job["n_ops"], job["py_every"])
+    nodes_a = ops + len(xs_a)
+    metrics = {}
+    add = lambda name, x: metrics.setdefault(name, []).append(x)
+    for rep in range(job["reps"]):
+        t = {}
+        for which, root in ((("A", root_a), ("B", root_b)) if rep % 2 == 0
+                            else (("B", root_b), ("A", root_a))):
+            t0 = time.perf_counter()
+            root.backward()
+            t[which] = time.perf_counter() - t0
+        add("c_ns_per_node", t["A"] / nodes_a * 1e9)
+        add("py_ns_per_node", (t["B"] - t["A"]) / k * 1e9)
+        add("mixed_ns_per_node", t["B"] / (nodes_a + k) * 1e9)
+    return metrics, {"nodes": nodes_a, "ops": ops, "py_nodes": k,
+                     "py_share": k / (nodes_a + k)}
 
 
 def scenario_replay(s, job):
@@ -253,6 +357,36 @@ def scenario_memory(s, job):
         metrics["arena_bytes_per_node"] = [st["bytes_per_node"]]
         metrics["arena_bytes_per_live_node"] = [st["bytes"] / st["live"]]
     return metrics, {"nodes": nodes, "baseline_rss_mb": base / 2**20}
+
+
+def scenario_memory_leaf(s, job):
+    """RSS per leaf held by Python: n leaves Value(random number), each kept in a list.
+
+    The list is made first ([None] * n, before the baseline), so its 8 B per entry is
+    not counted; each leaf is then made as a user writes it, Value(rng.random()):
+    micrograd 0.1.0 keeps that float object (24 B, counted: it is part of its leaf),
+    ours copies the number into its arena and the float is freed. 1,000 leaves are
+    made and kept before the baseline, so first-use allocations are not counted.
+    RSS per leaf = (RSS after - RSS before) / n; ours also reports its arena's
+    bytes per node (micrograd.engine.stats()).
+    """
+    n = job["n_leaves"]
+    rng = random.Random(0)
+    warm = [s.leaf(rng.random()) for _ in range(1000)]
+    xs = [None] * n
+    gc.collect()
+    base = _proc_status("VmRSS")
+    for i in range(n):
+        xs[i] = s.leaf(rng.random())
+    grown = _proc_status("VmRSS") - base
+    metrics = {"rss_bytes_per_leaf": [grown / n]}
+    if s.impl == "ours":
+        from micrograd.engine import stats
+        metrics["arena_bytes_per_node"] = [stats()["bytes_per_node"]]
+    info = {"leaves": n, "list_bytes_per_entry": (sys.getsizeof(xs) - sys.getsizeof([])) / n,
+            "baseline_rss_mb": base / 2**20}
+    del warm
+    return metrics, info
 
 
 def value_step(model, X, y, Value, learning_rate):
@@ -417,8 +551,10 @@ def scenario_larger(s, job):
     return train_steps(s, job, model, X, Y, steps, lambda k: 0.01)
 
 
-SCENARIOS = {"build": scenario_build, "backward": scenario_backward, "replay": scenario_replay,
-             "deep": scenario_deep, "memory": scenario_memory, "demo": scenario_demo,
+SCENARIOS = {"build": scenario_build, "build_chain": scenario_build_chain,
+             "backward": scenario_backward, "backward_pyops": scenario_backward_pyops,
+             "replay": scenario_replay, "deep": scenario_deep, "memory": scenario_memory,
+             "memory_leaf": scenario_memory_leaf, "demo": scenario_demo,
              "larger": scenario_larger}
 
 

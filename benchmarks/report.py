@@ -15,16 +15,23 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REF = "mg010"                  # the baseline of every speed-up
-TARGETS = [  # (what, scenario key, metric, row, against, at least this speed-up)
-    ("build: time per op", "build", "ns_per_op", "ours", REF, 15),                 # issue 2
-    ("backward: time per node", "backward", "ns_per_node", "ours", REF, 50),       # issue 2
-    ("demo: one training step", "demo", "ms_per_step", "ours", REF, 30),           # issue 3
-    ("demo step, fast path", "demo", "ms_per_step", "ours-fast", REF, 1000),       # issue 10
-    ("demo step, fast path", "demo", "ms_per_step", "ours-fast", "torch-vec", 1),
-    ("MLP(64, [64, 64, 10]) step, fast path", "larger[mlp64]", "ms_per_step", "ours-fast",
+TARGETS = [  # (issue, what, scenario key, metric, row, against, at least this speed-up)
+    ("2, 11", "build (DAG): time per op", "build", "ns_per_op", "ours", REF, 15),
+    ("11", "build (chain): time per op", "build_chain", "ns_per_op", "ours", REF, 15),
+    ("2", "backward: time per node", "backward", "ns_per_node", "ours", REF, 50),
+    ("3", "demo: one training step", "demo", "ms_per_step", "ours", REF, 30),
+    ("10", "demo step, fast path", "demo", "ms_per_step", "ours-fast", REF, 1000),
+    ("10", "demo step, fast path", "demo", "ms_per_step", "ours-fast", "torch-vec", 1),
+    ("10", "MLP(64, [64, 64, 10]) step, fast path", "larger[mlp64]", "ms_per_step", "ours-fast",
      REF, 3000),
-    ("MLP(64, [64, 64, 10]) step, fast path", "larger[mlp64]", "ms_per_step", "ours-fast",
+    ("10", "MLP(64, [64, 64, 10]) step, fast path", "larger[mlp64]", "ms_per_step", "ours-fast",
      "torch-vec", 1 / 3),
+]
+MAX_TARGETS = [  # (issue, what, scenario key, metric, row, at most this, unit, an aim only)
+    ("11", "build (DAG): time per op", "build", "ns_per_op", "ours", 450, "ns", False),
+    ("11", "build (chain): time per op", "build_chain", "ns_per_op", "ours", 450, "ns", False),
+    ("11", "a leaf held by Python: RSS per leaf", "memory_leaf", "rss_bytes_per_leaf", "ours",
+     120, "B", True),
 ]
 MAX_REPLAY_NS = 5              # issue 10: replay forward + backward of an unfused graph
 MAX_ARENA_BYTES = 48
@@ -111,6 +118,49 @@ def memory_table(info):
                      f"| {fmt(m.get('rss_bytes_per_node'))} | {fmt(m.get('arena_bytes_per_node'))} "
                      f"| {fmt(m.get('arena_bytes_per_live_node'))} "
                      f"| {ratio(ref, m.get('rss_bytes_per_node'))} smaller{' ' + err if err else ''} |")
+    return lines
+
+
+def leaf_table(info):
+    rows = info["rows"]
+    ref = median(rows.get(REF, {}).get("metrics", {}).get("rss_bytes_per_leaf", []))
+    lines = ["| implementation | RSS bytes/leaf (median) | min | max | samples | "
+             "arena bytes/node | vs micrograd 0.1.0 |", "|---|---|---|---|---|---|---|"]
+    for k, r in rows.items():
+        xs = r["metrics"].get("rss_bytes_per_leaf", [])
+        err = "; ".join(sorted(set(r["errors"])))
+        if not xs:
+            lines.append(f"| {info['labels'][k]} | {err or 'no result'} | | | | | |")
+            continue
+        arena = median(r["metrics"].get("arena_bytes_per_node", []))
+        lines.append(f"| {info['labels'][k]} | {fmt(median(xs))} | {fmt(min(xs))} "
+                     f"| {fmt(max(xs))} | {len(xs)} | {fmt(arena)} "
+                     f"| {ratio(ref, median(xs))} smaller{' ' + err if err else ''} |")
+    return lines
+
+
+PYOPS_COLUMNS = [  # (metric, header)
+    ("c_ns_per_node", "ns per C node (graph A)"),
+    ("py_ns_per_node", "ns per Python node ((tB - tA) / k)"),
+    ("mixed_ns_per_node", "graph B: ns per node"),
+]
+
+
+def pyops_table(info):
+    rows = info["rows"]
+    head = "| implementation | " + " | ".join(
+        f"{h}, median (min - max)" for _, h in PYOPS_COLUMNS) + " | samples |"
+    lines = [head, "|" + "---|" * (len(PYOPS_COLUMNS) + 2)]
+    for k, r in rows.items():
+        m = r["metrics"]
+        if not m:
+            err = "; ".join(sorted(set(r["errors"]))) or "no result"
+            lines.append(f"| {info['labels'][k]} | {err} |" + " |" * len(PYOPS_COLUMNS))
+            continue
+        cells = [f"{fmt(median(m.get(name, [])))} ({fmt(min(m[name]))} - {fmt(max(m[name]))})"
+                 if m.get(name) else "-" for name, _ in PYOPS_COLUMNS]
+        lines.append(f"| {info['labels'][k]} | " + " | ".join(cells)
+                     + f" | {len(m.get('py_ns_per_node', []))} |")
     return lines
 
 
@@ -201,6 +251,29 @@ DESCRIPTIONS = {
     "larger": "One training step of MLP({nin}, {nouts}) on a batch of {batch}, mean squared "
               "error to one-hot targets, SGD. The fast path builds the graph once (inputs and "
               "targets leaves, MLP(..., fused=True)) and replays it as in demo.",
+    "build_chain": "Build a chain of {ops:,} ops through operator overloading, "
+                   "`x = ((x * c + z).relu()) ** 2` repeated (c = 0.5, z = 0.25 and x's start "
+                   "0.5 leaves made before the clock: constants as leaves), one build per fresh "
+                   "process. Lower is better; `vs X` = X's median / this row's median.",
+    "backward_pyops": "Backward over a graph that mixes built-in (C) ops and ops defined in "
+                      "Python, micrograd's way (a `sin` whose `_backward` is a Python closure, "
+                      "peers.python_sin). Graph A: build's DAG ({nodes:,} nodes, leaves "
+                      "included, built-in ops only); graph B: the same DAG where one unit "
+                      "in {py_every} ends in `.sin()` ({py_nodes:,} Python nodes more, "
+                      "{py_share:.1%} of B's nodes). Both built once per process off the clock "
+                      "and kept alive; then {reps} times a timed backward() of each (order "
+                      "A, B then B, A alternating). ns per C node = tA / A's nodes; ns per "
+                      "Python node = (tB - tA) / Python nodes, what one Python node adds to a "
+                      "backward, assuming A's nodes cost the same in B. Every node of "
+                      "micrograd 0.1.0 is Python (its built-in ops too), so its Python-node "
+                      "difference is about one node's cost and within its noise: its row is "
+                      "for reference.",
+    "memory_leaf": "RSS of {leaves:,} leaves held by Python, `Value(random number)` each "
+                   "kept in a list, one process per round: (RSS after - RSS before) / leaves. "
+                   "The list is allocated before the baseline (its {list_bytes_per_entry:.0f} B "
+                   "per entry not counted); the number is made as a user writes it, so "
+                   "micrograd 0.1.0's row includes the float object it keeps (24 B). Smaller "
+                   "is better; `vs` = micrograd 0.1.0's bytes per leaf / this row's.",
     "gil": "Per-op build cost of three builds of the engine (scratch copies, same sources), "
            "interleaved: what micrograd/_build.py's thread-safety choice costs "
            "({ops:,}-op build graph).",
@@ -212,15 +285,20 @@ def scenario_section(key, bench):
     name = info["scenario"]
     facts = {**info["params"], **next((r["info"] for r in info["rows"].values() if r["info"]), {})}
     facts.setdefault("ops", facts.get("n_ops"))
+    facts.setdefault("leaves", facts.get("n_leaves"))
     facts.setdefault("nodes", facts.get("depth", 0) + 1 if "depth" in facts else facts.get("n_ops"))
     title = f"## {key}"
-    text = DESCRIPTIONS[name].format(**facts)
+    try:
+        text = DESCRIPTIONS[name].format(**facts)
+    except (KeyError, ValueError, TypeError):   # no implementation reported its sizes
+        text = DESCRIPTIONS[name].split(". ")[0] + " (sizes: no implementation reported)."
     rounds = f"{info['rounds']} interleaved rounds, one fresh process per implementation per round"
     steps = "; ".join(f"{info['labels'][k]}: {r['job'].get('warmup', 0)} warm-up + "
                       f"{r['job']['steps']} timed steps per process"
                       for k, r in info["rows"].items() if r["job"] and "steps" in r["job"])
     table = {"deep": deep_table, "memory": memory_table, "gil": gil_table,
-             "replay": replay_table}.get(name, time_table)
+             "replay": replay_table, "memory_leaf": leaf_table,
+             "backward_pyops": pyops_table}.get(name, time_table)
     out = [title, "", text + f" {rounds}." + (f" Steps: {steps}." if steps else ""), ""]
     out += table(info)
     fast = fast_path_lines(info)
@@ -234,10 +312,8 @@ def scenario_section(key, bench):
 
 
 def targets_section(by_key):
-    out = ["## Targets (issues 2, 3 and 10)", "",
-           "| target | required | measured (ratio of medians) | per-round range | met |",
-           "|---|---|---|---|---|"]
-    for what, key, metric, row, against, need in TARGETS:
+    out = []    # rows, each starting "| <issue> |"; sorted by issue at the end
+    for issue, what, key, metric, row, against, need in TARGETS:
         info = by_key.get(key, {}).get("extra_info")
         if not info or against not in info["rows"] or row not in info["rows"]:
             continue
@@ -248,7 +324,7 @@ def targets_section(by_key):
         spread = f"{fmt(min(per))}x - {fmt(max(per))}x" if per else "-"
         name = "micrograd 0.1.0" if against == REF else "PyTorch nn.Linear"
         required = f"at most {1 / need:.3g}x slower than" if need < 1 else f">= {need}x vs"
-        out.append(f"| {what} | {required} {name} | "
+        out.append(f"| {issue} | {what} | {required} {name} | "
                    f"{f'{fmt(got)}x' if got else '-'} | {spread} | "
                    f"{'yes' if got and got >= need else 'NO'} |")
     replay = by_key.get("replay", {}).get("extra_info")
@@ -256,15 +332,38 @@ def targets_section(by_key):
         m = replay["rows"]["ours"]["metrics"]
         fw, bw = median(m.get("forward_ns_per_node", [])), median(m.get("backward_ns_per_node", []))
         if fw and bw:
-            out.append(f"| replay of an unfused graph: forward + backward per node | <= "
+            out.append(f"| 10 | replay of an unfused graph: forward + backward per node | <= "
                        f"{MAX_REPLAY_NS} ns | {fmt(fw + bw)} ns ({fmt(fw)} + {fmt(bw)}) | - | "
                        f"{'yes' if fw + bw <= MAX_REPLAY_NS else 'NO'} |")
     mem = by_key.get("memory", {}).get("extra_info")
     if mem and "ours" in mem["rows"]:
         arena = median(mem["rows"]["ours"]["metrics"].get("arena_bytes_per_node", []))
-        out.append(f"| arena bytes per node | <= {MAX_ARENA_BYTES} | {fmt(arena)} | - | "
+        out.append(f"| 10 | arena bytes per node | <= {MAX_ARENA_BYTES} | {fmt(arena)} | - | "
                    f"{'yes' if arena is not None and arena <= MAX_ARENA_BYTES else 'NO'} |")
-    return out + [""]
+    for issue, what, key, metric, row, most, unit, aim in MAX_TARGETS:
+        info = by_key.get(key, {}).get("extra_info")
+        if not info or row not in info["rows"]:
+            continue
+        a = median(info["rows"][row]["metrics"].get(metric, []))
+        per = [median(xs) for xs in info["rows"][row]["per_round"].get(metric, []) if xs]
+        spread = f"{fmt(min(per))} - {fmt(max(per))} {unit}" if per else "-"
+        out.append(f"| {issue} | {what}, {info['labels'][row]} | {'aim: ' if aim else ''}<= "
+                   f"{most} {unit} | {f'{fmt(a)} {unit}' if a else '-'} | {spread} | "
+                   f"{'yes' if a and a <= most else 'NO'} |")
+    pyops = by_key.get("backward_pyops", {}).get("extra_info")
+    if pyops and "ours" in pyops["rows"]:
+        m = pyops["rows"]["ours"]["metrics"]
+        c, py = median(m.get("c_ns_per_node", [])), median(m.get("py_ns_per_node", []))
+        per = [median(xs) for xs in pyops["rows"]["ours"]["per_round"].get("py_ns_per_node", [])
+               if xs]
+        spread = f"{fmt(min(per))} - {fmt(max(per))} ns per Python node" if per else "-"
+        out.append(f"| 11 | backward over a graph with Python-defined ops, ours | reported, no "
+                   f"bound | {fmt(c)} ns per C node, {fmt(py)} ns per Python node | {spread} "
+                   f"| - |")
+    first_issue = lambda row: int(row.split("|")[1].split(",")[0])
+    return (["## Targets (issues 2, 3, 10 and 11)", "",
+             "| issue | target | required | measured (ratio of medians) | per-round range | met |",
+             "|---|---|---|---|---|---|"] + sorted(out, key=first_issue) + [""])
 
 
 def machine_section(data):
@@ -381,8 +480,9 @@ def speedups_png(by_key, keys, path):
 
 def report(data):
     by_key = {key_of(b): b for b in data["benchmarks"] if "scenario" in b["extra_info"]}
-    order = ["build", "backward", "replay", "deep", "demo", "larger[mlp64]", "larger[mlp784]",
-             "memory", "gil", "callgrind", "callgrind-replay"]
+    order = ["build", "build_chain", "backward", "backward_pyops", "replay", "deep", "demo",
+             "larger[mlp64]", "larger[mlp784]", "memory", "memory_leaf", "gil", "callgrind",
+             "callgrind-replay"]
     keys = sorted(by_key, key=lambda k: order.index(k) if k in order else len(order))
     out = ["# Benchmark results", "",
            "Written by `benchmarks/report.py` from one run of the benchmarks: every implementation "

@@ -24,6 +24,8 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
 __all__ = ["Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad"]
 
 import array
+import collections
+import itertools
 import operator
 import threading
 import weakref
@@ -119,10 +121,10 @@ _flushing = threading.Lock()
 _handles = threading.RLock()    # _live's entries: taken by _handle and _flush
 
 
-def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead, _live=_live,
-           _handles=_handles):
+def _flush(wait=False, _arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead,
+           _live=_live, _handles=_handles):
     # what it uses is bound here, so that it still works while the interpreter shuts down
-    if not _lock.acquire(blocking=False):
+    if not _lock.acquire(blocking=wait):
         return                                  # another thread is at it
     try:
         n = len(_dead)
@@ -132,8 +134,7 @@ def _flush(_arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead,
         with _handles:
             for ref in refs:
                 batch.append(ref.i)
-                if _live[ref.i] is ref:         # not a newer Value's (_handle's) entry
-                    _live[ref.i] = None
+                _live[ref.i] = None
         _check(_release(_arena, batch, n))
     finally:
         _lock.release()
@@ -291,6 +292,9 @@ class Value:
         if label:
             self.label = label
         return self
+
+    def __init__(self, data, _children=(), _op="", label=""):
+        pass    # __new__ made the node; here for subclasses calling super().__init__(...)
 
     __add__ = _binary(MG_ADD)
     __mul__ = _binary(MG_MUL)
@@ -535,15 +539,21 @@ def _replay_error(status, i):
 def _handle(i, keep=None):
     """The live Value of node i, or a new one holding its own reference (and keeping
     `keep`, unless None)."""
-    with _handles:                      # one handle per node, whichever thread asks
-        ref = _live[i]
-        v = ref() if ref is not None else None
-        if v is None:
-            _check(lib.mg_retain(_arena, i))
-            v = _own(i)
-            if keep is not None:
-                v._kids = keep
-    return v
+    while True:
+        with _handles:                  # one handle per node, whichever thread asks
+            ref = _live[i]
+            v = ref() if ref is not None else None
+            if v is not None:
+                return v
+            if ref is None:
+                _check(lib.mg_retain(_arena, i))
+                v = _own(i)
+                if keep is not None:
+                    v._kids = keep
+                return v
+        # the entry of a Value that died: release it first, so that its release
+        # (which clears the entry) cannot clear the new Value's
+        _flush(wait=True)
 
 
 def _own(i, cls=None):

@@ -14,7 +14,7 @@ load_state_dict() and save() / load(), which keep a model's parameters in JSON (
 float exact, as float.hex; nothing in a file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
 """
-__all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load", "Value", "random"]  # micrograd's, and ours
 
 import json
 import math

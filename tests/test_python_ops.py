@@ -183,9 +183,15 @@ def test_random_graphs_mixing_python_and_c_ops_match_pytorch(leaves, steps):
 def test_gradcheck_nn_and_draw_dot_work_on_graphs_with_python_ops():
     assert gradcheck(lambda x, y: (x.sin() * y).hypot(y.abs()).tanh(), [0.4, -1.3])
     model = MLP(2, [3, 1])
-    out = model([Value(0.5).sin(), Value(-0.2).abs()])
+    a, b = Value(0.5), Value(-0.2)
+    out = model([a.sin(), b.abs()])
     out.backward()
-    assert all(p.grad != 0 for p in model.layers[0].neurons[0].w)
+    with_ops = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    u, v = Value(math.sin(0.5)), Value(0.2)     # the same inputs as leaves
+    model([u, v]).backward()
+    assert [p.grad for p in model.parameters()] == with_ops
+    assert (a.grad, b.grad) == (math.cos(0.5) * u.grad, -v.grad)
     source = to_dot(out)
     assert "sin" in source and "abs" in source
 
