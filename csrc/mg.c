@@ -1293,3 +1293,27 @@ int mg_forward(mg_arena *a, int32_t root, int32_t *failed)
     UNLOCK(&a->lock);
     return status;
 }
+
+/* ---------------------------------------------------------------- Python's arena */
+
+static mg_arena *used;
+
+void mg_use(mg_arena *a) { used = a; }
+
+int32_t mg_use_push(int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int)
+{
+    return used ? mg_push(used, op, lhs, rhs, arg, arg_is_int) : -MG_EINDEX;
+}
+
+double mg_use_value(int32_t i, int field) { return used ? mg_value(used, i, field) : NAN; }
+int mg_use_is_int(int32_t i, int field) { return used && mg_is_int(used, i, field); }
+
+int mg_use_set(int32_t i, int field, double value, int is_int)
+{
+    return used ? mg_set(used, i, field, value, is_int) : MG_EINDEX;
+}
+
+int mg_use_release(const int32_t *idx, int32_t n)
+{
+    return used ? mg_release(used, idx, n) : MG_EINDEX;
+}

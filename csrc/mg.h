@@ -159,6 +159,19 @@ int mg_backward_nodes(mg_arena *a, const int32_t *order, int32_t n);
  * nodes after it keep their old data. */
 int mg_forward(mg_arena *a, int32_t root, int32_t *failed);
 
+/* Python's arena ------------------------------------------------------------
+ * micrograd.engine keeps every Value in one arena, given once to mg_use. These are
+ * its hot calls on that arena: mg_push, mg_value, mg_is_int, mg_set and mg_release
+ * without the arena argument, which cffi converts at a cost of some 600 instructions
+ * a call (more than the work of most calls). Before mg_use: MG_EINDEX (push: its
+ * negative), NaN and 0. */
+void mg_use(mg_arena *a);
+int32_t mg_use_push(int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
+double mg_use_value(int32_t i, int field);
+int mg_use_is_int(int32_t i, int field);
+int mg_use_set(int32_t i, int field, double value, int is_int);
+int mg_use_release(const int32_t *idx, int32_t n);
+
 /* one call for a whole parameter list */
 int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n);
 

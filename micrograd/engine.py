@@ -102,6 +102,8 @@ def _number(x, what="Value data"):
 _arena = lib.mg_arena_new(1024)
 if _arena == ffi.NULL:
     raise MemoryError("cannot allocate the micrograd arena")
+lib.mg_use(_arena)              # the hot calls (lib.mg_use_*) take no arena argument
+_push = lib.mg_use_push
 # _live[i]: a weak reference to node i's Value, so that _prev hands out the same
 # Python object for a node while that object is alive. _dead: the references of
 # Values that died; their nodes are released in C a batch at a time (one call, not
@@ -121,7 +123,7 @@ _flushing = threading.Lock()
 _handles = threading.RLock()    # _live's entries: taken by _handle and _flush
 
 
-def _flush(wait=False, _arena=_arena, _release=lib.mg_release, _lock=_flushing, _dead=_dead,
+def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead,
            _live=_live, _handles=_handles):
     # what it uses is bound here, so that it still works while the interpreter shuts down
     if not _lock.acquire(blocking=wait):
@@ -130,12 +132,11 @@ def _flush(wait=False, _arena=_arena, _release=lib.mg_release, _lock=_flushing, 
         n = len(_dead)
         refs = _dead[:n]
         del _dead[:n]                           # other threads append after n
-        batch = []
-        with _handles:
-            for ref in refs:
-                batch.append(ref.i)
-                _live[ref.i] = None
-        _check(_release(_arena, batch, n))
+        batch = [ref.i for ref in refs]
+        with _handles:      # no newer Value can have an entry there (see _handle)
+            for i in batch:
+                _live[i] = None
+        _check(_release(batch, n))
     finally:
         _lock.release()
 
@@ -154,12 +155,12 @@ class _Ref(weakref.ref):
 # The hot path of every op, written flat: one C call, one small Python object.
 
 def _node(i, push, args, keep, cls=None):
-    """The handle of the node push(_arena, *args) returned as i, where that was not
+    """The handle of the node push(*args) returned as i, where that was not
     a plain new node: an error (raised, or retried once if dead nodes may free room),
     or a node with Python code below it, whose handle keeps its operands' handles
     `keep` (they hold that code)."""
     if i < 0:
-        i = _retry(i, push, *args)
+        i = _retry(i, push, args)
     python = i & _PYTHON_INDEX
     v = _own(i & _INDEX_MASK, cls)
     if python:
@@ -172,18 +173,18 @@ def _binary(op, op_value=None, rhs=MG_CONST):
     Value other (default op), else op(self, rhs) with the number as the argument
     (rhs MG_CONST: the number becomes a leaf, in C; -1: it is the exponent)."""
     op_value = op_value or op
-    push, new, ref, died, live, dead, plain = (lib.mg_push, object.__new__, _Ref, _dead.append,
+    push, new, ref, died, live, dead, plain = (_push, object.__new__, _Ref, _dead.append,
                                                _live, _dead, _PYTHON_INDEX)
 
     def method(self, other):
         if len(dead) >= _BATCH:         # release what died, a batch at a time
             _flush()
         if isinstance(other, Value):
-            i = push(_arena, op_value, self._i, other._i, 0.0, False)
+            i = push(op_value, self._i, other._i, 0.0, False)
         elif type(other) is float or type(other) is int:   # an int is taken as float() does
-            i = push(_arena, op, self._i, rhs, other, type(other) is int)
+            i = push(op, self._i, rhs, other, type(other) is int)
         elif hasattr(type(other), "__float__") or hasattr(type(other), "__index__"):
-            i = push(_arena, op, self._i, rhs, *_number(other))     # numpy numbers
+            i = push(op, self._i, rhs, *_number(other))     # numpy numbers
         else:
             return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
         if 0 <= i < plain:              # a new node, with no Python code below it
@@ -205,13 +206,13 @@ def _binary(op, op_value=None, rhs=MG_CONST):
 
 def _unary(op):
     """The method `self.op()` of micrograd's Value (relu, tanh, ...)."""
-    push, new, ref, died, live, dead, plain = (lib.mg_push, object.__new__, _Ref, _dead.append,
+    push, new, ref, died, live, dead, plain = (_push, object.__new__, _Ref, _dead.append,
                                                _live, _dead, _PYTHON_INDEX)
 
     def method(self):
         if len(dead) >= _BATCH:
             _flush()
-        i = push(_arena, op, self._i, -1, 0.0, False)
+        i = push(op, self._i, -1, 0.0, False)
         if 0 <= i < plain:              # as in _binary
             v = new(Value)
             v._i = i
@@ -236,17 +237,17 @@ def _made(push, *args, keep=()):
     after releasing what died; it keeps `keep` if the node has Python code below it."""
     if len(_dead) >= _BATCH:
         _flush()
-    return _node(push(_arena, *args), push, args, keep)
+    args = (_arena, *args)
+    return _node(push(*args), push, args, keep)
 
 
-def _retry(i, push, *args):
-    """push(_arena, *args) failed with status -i: raise, or once more if dead nodes
-    may free room."""
+def _retry(i, push, args):
+    """push(*args) failed with status -i: raise, or once more if dead nodes may free room."""
     if i == -lib.MG_ENOMEM:
         _flush()
-        i = push(_arena, *args)
+        i = push(*args)
     if i < 0:
-        _check(-i, _op_error(-i, *args) if push is lib.mg_push else None)
+        _check(-i, _op_error(-i, *args) if push is _push else None)
     return i
 
 
@@ -254,21 +255,21 @@ def _leaf(x, cls=None):
     if len(_dead) >= _BATCH:
         _flush()
     args = (MG_LEAF, -1, -1, x, False) if type(x) is float else (MG_LEAF, -1, -1, *_number(x))
-    return _node(lib.mg_push(_arena, *args), lib.mg_push, args, (), cls)
+    return _node(_push(*args), _push, args, (), cls)
 
 
-def _write(i, field, x, _set=lib.mg_set):
+def _write(i, field, x, _set=lib.mg_use_set):
     t = type(x)
-    status = _set(_arena, i, field, x, t is int) if t is float or t is int else \
-        _set(_arena, i, field, *_number(x, "Value grad" if field == MG_GRAD else "Value data"))
+    status = _set(i, field, x, t is int) if t is float or t is int else \
+        _set(i, field, *_number(x, "Value grad" if field == MG_GRAD else "Value data"))
     if status:
         _check(status)
 
 
-def _read(i, field, _value=lib.mg_value, _is_int=lib.mg_is_int):
+def _read(i, field, _value=lib.mg_use_value, _is_int=lib.mg_use_is_int):
     # one C call, and a second only for a whole number, which may be a Python int
-    x = _value(_arena, i, field)
-    return int(x) if x.is_integer() and _is_int(_arena, i, field) else x
+    x = _value(i, field)
+    return int(x) if x.is_integer() and _is_int(i, field) else x
 
 
 # _python[i]: a weak reference to the Value of node i whose _backward is Python code
@@ -605,7 +606,7 @@ def leaves(numbers):
         _flush()
     i = lib.mg_leaves(_arena, data, is_int, n)
     if i < 0:
-        i = _retry(i, lib.mg_leaves, data, is_int, n)
+        i = _retry(i, lib.mg_leaves, (_arena, data, is_int, n))
     return [_own(i + j) for j in range(n)]
 
 

@@ -603,6 +603,23 @@ static void python_nodes(void)
     mg_arena_free(a);
 }
 
+/* Python's arena: the mg_use_ calls are the mg_ calls on the arena given to mg_use */
+static void used_arena(void)
+{
+    CHECK(mg_use_push(MG_LEAF, -1, -1, 1, 0) == -MG_EINDEX && isnan(mg_use_value(0, MG_DATA)));
+    CHECK(mg_use_set(0, MG_DATA, 1, 0) == MG_EINDEX && mg_use_release(NULL, 0) == MG_EINDEX);
+    mg_arena *a = mg_arena_new(16);
+    mg_use(a);
+    int32_t x = mg_use_push(MG_LEAF, -1, -1, 3, 1), y = mg_use_push(MG_MUL, x, MG_CONST, 2.5, 0);
+    CHECK(x >= 0 && y >= 0 && mg_use_value(y, MG_DATA) == 7.5 && !mg_use_is_int(y, MG_DATA));
+    CHECK(mg_use_is_int(x, MG_DATA) && mg_use_set(x, MG_GRAD, 4, 1) == MG_OK);
+    CHECK(get(a, x, MG_GRAD) == 4 && mg_use_set(99, MG_GRAD, 4, 1) == MG_EINDEX);
+    int32_t both[2] = { x, y };
+    CHECK(mg_use_release(both, 2) == MG_OK && live(a) == 0);
+    mg_use(NULL);
+    mg_arena_free(a);
+}
+
 int main(void)
 {
     names();
@@ -620,6 +637,7 @@ int main(void)
     edges_churn();
     regressions();
     python_nodes();
+    used_arena();
     for (int k = 0; k < 100; k++) {     /* arenas created and freed in a loop */
         mg_arena *a = mg_arena_new(k);
         push(a, MG_LEAF, -1, -1, k);
