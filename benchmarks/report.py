@@ -180,6 +180,39 @@ def gil_table(info):
     return lines
 
 
+def ab_rows(info):
+    """The A/B scenarios' row keys (previous-*): (this tree's, the baseline's)."""
+    ab, labels = info.get("ab", {}), list(info["rows"])
+    this = ab.get("this_label", labels[0])
+    base = ab.get("baseline_label", next((k for k in labels if k != this), this))
+    return this, base
+
+
+def previous_table(info):
+    """The A/B scenarios (bench_previous.py): each build's medians, and this / baseline."""
+    rows, metric, unit = info["rows"], info["primary"], info["unit"]
+    this, base = ab_rows(info)
+    ref = median(rows[base]["metrics"].get(metric, []))
+    lines = [f"| build of the engine | median {unit} | min | max | samples | this / baseline "
+             f"(medians) | per-round range |", "|---|---|---|---|---|---|---|"]
+    for k in (this, base):
+        xs = rows[k]["metrics"].get(metric, [])
+        if not xs:
+            lines.append(f"| {k} | {'; '.join(sorted(set(rows[k]['errors']))) or 'no result'} "
+                         f"| | | | | |")
+            continue
+        if k == base:
+            rel, spread = "1 (reference)", "-"
+        else:
+            r = median(xs) / ref if ref else None
+            rel = f"{r:.3f} ({(r - 1) * 100:+.1f}%)" if r else "-"
+            per = round_ratios(rows, metric, base, this)
+            spread = f"{min(per):.3f} - {max(per):.3f}" if per else "-"
+        lines.append(f"| {k} | {fmt(median(xs))} | {fmt(min(xs))} | {fmt(max(xs))} | {len(xs)} "
+                     f"| {rel} | {spread} |")
+    return lines
+
+
 REPLAY_ROWS = [  # (metric, what it times)
     ("backward_unkept_ns_per_node", "backward() before any forward(): no kept order "
                                     "(as the backward scenario)"),
@@ -278,12 +311,30 @@ DESCRIPTIONS = {
            "interleaved: what micrograd/_build.py's thread-safety choice costs "
            "({ops:,}-op build graph).",
 }
+AB = ("A/B against a previous revision of this engine (benchmarks/bench_previous.py, "
+      "MG_BENCH_BASELINE={baseline_rev}): two builds compiled identically in scratch copies, "
+      "this tree ({tree}) and git revision {baseline} (`git archive`), run interleaved "
+      "through PYTHONPATH with the same peers.py; graphs of built-in ops only (no "
+      "Python-defined op). ")
+AB_END = (" Lower is better; `this / baseline` = this tree's median / the baseline's (below 1: "
+          "this tree faster), per-round range the same ratio round by round.")
+DESCRIPTIONS.update({
+    "previous-build": AB + "Build's DAG: {ops:,} ops through operator overloading "
+                           "(+ * ** relu tanh), one build per fresh process." + AB_END,
+    "previous-build_chain": AB + "Build_chain's chain: {ops:,} ops, "
+                                 "`x = ((x * c + z).relu()) ** 2` repeated, one build per "
+                                 "fresh process." + AB_END,
+    "previous-backward": AB + "One backward pass over build's DAG ({nodes:,} nodes, leaves "
+                              "included), built outside the clock, one per fresh process."
+                         + AB_END,
+})
 
 
 def scenario_section(key, bench):
     info = bench["extra_info"]
     name = info["scenario"]
-    facts = {**info["params"], **next((r["info"] for r in info["rows"].values() if r["info"]), {})}
+    facts = {**info["params"], **info.get("ab", {}),
+             **next((r["info"] for r in info["rows"].values() if r["info"]), {})}
     facts.setdefault("ops", facts.get("n_ops"))
     facts.setdefault("leaves", facts.get("n_leaves"))
     facts.setdefault("nodes", facts.get("depth", 0) + 1 if "depth" in facts else facts.get("n_ops"))
@@ -298,7 +349,9 @@ def scenario_section(key, bench):
                       for k, r in info["rows"].items() if r["job"] and "steps" in r["job"])
     table = {"deep": deep_table, "memory": memory_table, "gil": gil_table,
              "replay": replay_table, "memory_leaf": leaf_table,
-             "backward_pyops": pyops_table}.get(name, time_table)
+             "backward_pyops": pyops_table, "previous-build": previous_table,
+             "previous-build_chain": previous_table,
+             "previous-backward": previous_table}.get(name, time_table)
     out = [title, "", text + f" {rounds}." + (f" Steps: {steps}." if steps else ""), ""]
     out += table(info)
     fast = fast_path_lines(info)
@@ -360,10 +413,37 @@ def targets_section(by_key):
         out.append(f"| 11 | backward over a graph with Python-defined ops, ours | reported, no "
                    f"bound | {fmt(c)} ns per C node, {fmt(py)} ns per Python node | {spread} "
                    f"| - |")
+    out += previous_summary(by_key)
     first_issue = lambda row: int(row.split("|")[1].split(",")[0])
     return (["## Targets (issues 2, 3, 10 and 11)", "",
              "| issue | target | required | measured (ratio of medians) | per-round range | met |",
              "|---|---|---|---|---|---|"] + sorted(out, key=first_issue) + [""])
+
+
+PREVIOUS = [("previous-build", "build (DAG)"), ("previous-build_chain", "build (chain)"),
+            ("previous-backward", "backward")]
+
+
+def previous_summary(by_key):
+    """One row for the A/B against a previous revision: this / baseline per scenario."""
+    got, spreads, base = [], [], None
+    for key, what in PREVIOUS:
+        info = by_key.get(key, {}).get("extra_info")
+        if not info:
+            continue
+        this, b = ab_rows(info)
+        base = info.get("ab", {}).get("baseline", b)
+        metric, rows = info["primary"], info["rows"]
+        a = median(rows[this]["metrics"].get(metric, []))
+        ref = median(rows[b]["metrics"].get(metric, []))
+        per = round_ratios(rows, metric, b, this)
+        got.append(f"{what} {a / ref:.3f}" if a and ref else f"{what} -")
+        spreads.append(f"{min(per):.3f} - {max(per):.3f}" if per else "-")
+    if not got:
+        return []
+    return [f"| 11 | graphs without Python-defined ops: build and backward as fast as before, "
+            f"this tree / {base} (time ratio, below 1 faster) | unchanged: reported, no bound "
+            f"| {'; '.join(got)} | {'; '.join(spreads)} | - |"]
 
 
 def machine_section(data):
@@ -481,7 +561,8 @@ def speedups_png(by_key, keys, path):
 def report(data):
     by_key = {key_of(b): b for b in data["benchmarks"] if "scenario" in b["extra_info"]}
     order = ["build", "build_chain", "backward", "backward_pyops", "replay", "deep", "demo",
-             "larger[mlp64]", "larger[mlp784]", "memory", "memory_leaf", "gil", "callgrind",
+             "larger[mlp64]", "larger[mlp784]", "memory", "memory_leaf", "gil",
+             "previous-build", "previous-build_chain", "previous-backward", "callgrind",
              "callgrind-replay"]
     keys = sorted(by_key, key=lambda k: order.index(k) if k in order else len(order))
     out = ["# Benchmark results", "",

@@ -279,11 +279,11 @@ _python = {}
 
 class Value:
     """ stores a single scalar value and its gradient """
-    # _kids: handles this one keeps alive: its operands where Python code lies below
-    # (a Python _backward must outlive the handle it was set on), and after a walk of
-    # _prev, its children, so that the next walk meets the same objects.
-    # __dict__: attributes of the user's own, as on micrograd's Value.
-    __slots__ = ("_i", "_kids", "__dict__", "__weakref__")
+    # __dict__: attributes of the user's own, as on micrograd's Value, and ours only where
+    # needed: _kids, the Values this one keeps alive: its operands where Python code lies
+    # below (a Python _backward must outlive the Value it was set on), and after a walk
+    # of _prev, its children, so that the next walk meets the same objects.
+    __slots__ = ("_i", "__dict__", "__weakref__")
 
     def __new__(cls, data, _children=(), _op="", label=""):
         if _children or _op:    # an op defined in Python, micrograd's way (see _backward)
