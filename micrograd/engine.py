@@ -232,13 +232,13 @@ def _grow_live(i):
     _live.extend([None] * (i + 1))
 
 
-def _made(push, *args, keep=()):
+def _made(push, *args, keep=(), cls=None):
     """The handle of the new node push(_arena, *args) (mg_dot, mg_push_n, mg_push_py),
     after releasing what died; it keeps `keep` if the node has Python code below it."""
     if len(_dead) >= _BATCH:
         _flush()
     args = (_arena, *args)
-    return _node(push(*args), push, args, keep)
+    return _node(push(*args), push, args, keep, cls)
 
 
 def _retry(i, push, args):
@@ -287,7 +287,7 @@ class Value:
 
     def __new__(cls, data, _children=(), _op="", label=""):
         if _children or _op:    # an op defined in Python, micrograd's way (see _backward)
-            self = _python_op(data, _children, _op)
+            self = _python_op(data, _children, _op, cls)
         else:
             self = _leaf(data, cls)
         if label:
@@ -322,21 +322,21 @@ class Value:
         backward() runs it for every node in reverse topological order.
         Assign a function of no arguments to replace it with Python code, as
         micrograd's ops do (ops defined in Python: see README)."""
-        return self.__dict__.get("_backward", self._chain_rule)
+        return getattr(self, "_python_rule", self._chain_rule)
 
     @_backward.setter
     def _backward(self, rule):
         if not callable(rule):
             raise TypeError(f"_backward must be callable, not {type(rule).__name__!r}")
         _check(lib.mg_set(_arena, self._i, lib.MG_PYSTATE, 0.0, True))
-        self.__dict__["_backward"] = rule
+        self._python_rule = rule
         i = self._i
         with _handles:
             _python[i] = weakref.ref(self, lambda ref: _forget_python(i, ref))
 
     @_backward.deleter
     def _backward(self):
-        del self.__dict__["_backward"]
+        del self._python_rule
         with _handles:
             _python.pop(self._i, None)
 
@@ -451,20 +451,21 @@ class Value:
     def _op(self):
         """The op that produced this node, with micrograd's labels ('+', '**2', 'ReLU')."""
         op = _node_fields(self._i)[0]
-        if op == lib.MG_PY or "_op" in self.__dict__:
-            return self.__dict__.get("_op", "")
+        text = getattr(self, "_op_text", None)     # an op defined in Python, or set by hand
+        if text is not None or op == lib.MG_PY:
+            return text or ""
         name = _op_name(op)
         return name + str(_read(self._i, MG_ARG)) if op == MG_POW else name
 
     @_op.setter
     def _op(self, text):
-        self.__dict__["_op"] = text
+        self._op_text = str(text)
 
     def __reduce__(self):
         return (Value, (self.data, (), "", self.label))
 
 
-def _python_op(data, children, op):
+def _python_op(data, children, op, cls):
     """micrograd's Value(data, _children, _op): a node over the given Values whose
     data is given and whose backward is whatever Python function the caller
     assigns to its _backward (none: nothing, as micrograd's lambda: None)."""
@@ -473,8 +474,8 @@ def _python_op(data, children, op):
         if not isinstance(v, Value):
             raise TypeError(f"the children of a Value must be Values, not {type(v).__name__!r}")
     x, is_int = _number(data)
-    v = _made(lib.mg_push_py, [v._i for v in kids], len(kids), x, is_int, keep=kids)
-    v.__dict__["_op"] = str(op)
+    v = _made(lib.mg_push_py, [v._i for v in kids], len(kids), x, is_int, keep=kids, cls=cls)
+    v._op_text = str(op)
     return v
 
 
@@ -501,7 +502,7 @@ def _backward_python(root):
     top = n
     for k in pos[0:lib.mg_find(_arena, order, n, idx, len(idx), pos)]:
         _check(lib.mg_backward_nodes(_arena, order + k + 1, top - k - 1))
-        rules[order[k]].__dict__["_backward"]()
+        rules[order[k]]._python_rule()
         top = k
     _check(lib.mg_backward_nodes(_arena, order, top))
 

@@ -339,3 +339,15 @@ def test_memory_stays_flat_over_many_graphs_with_python_ops_and_walks():
         step()
     gc.collect()
     assert stats()["live"] == base
+
+
+def test_a_subclass_makes_its_own_python_ops_and_op_labels_can_be_set():
+    class Named(Value):
+        pass
+
+    x = Named(1.0)
+    y = Named(2.0, (x,), 'twice')
+    assert type(y) is Named and y._op == 'twice' and y._prev == {x}
+    z = x * 3
+    z._op = 'times three'
+    assert z._op == 'times three' and (x * 3)._op == '*'
