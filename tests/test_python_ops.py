@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+from micrograd import engine
 from micrograd.engine import Value, dot, stats
 from micrograd.gradcheck import gradcheck
 from micrograd.nn import MLP
@@ -334,11 +335,12 @@ def test_memory_stays_flat_over_many_graphs_with_python_ops_and_walks():
     for _ in range(200):
         step()
     gc.collect()
-    base = stats()["live"]
+    base = stats()["live"], len(engine._python), len(gc.get_objects())
     for _ in range(10_000):
         step()
     gc.collect()
-    assert stats()["live"] == base
+    assert (stats()["live"], len(engine._python)) == base[:2] and not gc.garbage
+    assert len(gc.get_objects()) < base[2] + 100      # no Values, rules or cycles piling up
 
 
 def test_a_subclass_makes_its_own_python_ops_and_op_labels_can_be_set():
