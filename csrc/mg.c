@@ -1,8 +1,10 @@
 /* mg.c: the micrograd engine: an arena of scalar nodes, the forward rule of each
  * op, reference counting, topological order, backward and replay (forward).
  *
- * Not here: anything about Python. Every function returns a status instead of
- * printing or aborting; Python turns statuses into exceptions.
+ * Not here: anything of Python's own (no Python.h). Python's side shows only as
+ * data: MG_PY nodes and the MG_PYTHON flag, which tell where Python code lies in a
+ * graph, and the arena Python uses (mg_use). Every function returns a status
+ * instead of printing or aborting; Python turns statuses into exceptions.
  * Floating point: formulas and their order of operations are micrograd 0.1.0's
  * (engine.py) so that forward data is bit-identical; build without
  * -ffast-math and with -ffp-contract=off so the compiler keeps them.
@@ -118,7 +120,7 @@ mg_arena *mg_arena_new(int32_t cap)
         return NULL;
     a->max_cap = MG_INDEX_MASK;
     a->free_head = -1;
-    if (grow(a, cap > 16 ? cap : 16) != MG_OK) {
+    if (grow(a, cap < 16 ? 16 : cap > MG_INDEX_MASK ? MG_INDEX_MASK : cap) != MG_OK) {
         free(a);
         return NULL;
     }
@@ -208,8 +210,8 @@ static int32_t children(const mg_arena *a, int32_t i, const int32_t **out)
  * appended before the next. All or nothing, like grow(). */
 static int reserve_edges(mg_arena *a, int64_t n)
 {
-    if (a->edges_cap - a->edges_len >= n)
-        return MG_OK;
+    if (a->edges && a->edges_cap - a->edges_len >= n)
+        return MG_OK;           /* (allocated on first use, even for no children) */
     int64_t need = a->edges_len - a->edges_dead + n, cap = 1024;
     while (cap < 2 * need + a->len / 4)
         cap *= 2;
@@ -492,14 +494,16 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
         return MG_EOP;
     int nary = arity[op] == NARY, is_int = 0;
     if (nary ? n < (op == MG_PY ? 0 : 1) || (op == MG_DOT && n % 2 == 0) : n != arity[op])
-        return MG_EINDEX;       /* n-ary: one child at least; a dot: start and pairs */
+        return MG_EINDEX;       /* n-ary: one child at least (MG_PY: any); a dot: start and pairs */
     for (int32_t j = 0; j < n; j++)
         if (!mg_alive(a, k[j]))
             return MG_EINDEX;
     double data = 0;            /* an MG_PY node's data is given, as a leaf's */
     int status = evaluate(a, op == MG_PY ? MG_LEAF : op, k, n, arg, arg_is_int, &data, &is_int);
-    if (op == MG_PY)
-        arg = arg_is_int = 0;
+    if (op == MG_PY) {
+        arg = 0;
+        arg_is_int = 0;
+    }
     if (status == MG_OK && nary)
         status = reserve_edges(a, n);
     int32_t i = -1;
@@ -883,10 +887,14 @@ int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
  * A node is SEEN from when it is put on the path; the caller clears SEEN on the
  * nodes of order. A node with two children at most looks at them again each
  * time it is on top; an n-ary one resumes where it stopped, at a->stack[t].
- * reset: also set the grads of the non-leaf nodes to 0 (for mg_backward). */
-static HOT_INLINE int32_t topo(mg_arena *a, int32_t root, int32_t *order, int reset)
+ * reset: also set the grads of the non-leaf nodes to 0 (for mg_backward).
+ * *python: whether any node met has MG_PYTHON (a Python rule set after its parents
+ * were made flags the node, not them). */
+static HOT_INLINE int32_t topo(mg_arena *a, int32_t root, int32_t *order, int reset,
+                               int *python)
 {
     int32_t top = 0, n = 0, *path = order + a->cap - 1, *next = a->stack;
+    int seen = a->flags[root];
     a->flags[root] |= SEEN;
     path[0] = root;
     next[top++] = 0;
@@ -907,6 +915,7 @@ static HOT_INLINE int32_t topo(mg_arena *a, int32_t root, int32_t *order, int re
             c = j < nk ? k[j] : -1;
         }
         if (c >= 0) {
+            seen |= a->flags[c];
             a->flags[c] |= SEEN;
             path[-top] = c;
             next[top++] = 0;
@@ -919,6 +928,7 @@ static HOT_INLINE int32_t topo(mg_arena *a, int32_t root, int32_t *order, int re
             }
         }
     }
+    *python = (seen & MG_PYTHON) != 0;
     return n;
 }
 
@@ -968,7 +978,8 @@ static mg_plan *plan_get(mg_arena *a, int32_t root)
     mg_plan *p = plan_find(a, root);
     if (p)
         return p;
-    int32_t n = topo(a, root, a->order, 0), m = 0, *order = a->order;
+    int python;
+    int32_t n = topo(a, root, a->order, 0, &python), m = 0, *order = a->order;
     int32_t *level = a->stack;      /* scratch, by node: a level for each node of order */
     for (int32_t k = 0; k < n; k++) {
         int32_t i = order[k], lv = 0;
@@ -1178,10 +1189,16 @@ int mg_backward(mg_arena *a, int32_t root)
         return status;
     }
     mg_plan *p = plan_find(a, root);
+    int python = 0;
     if (p) {
         for (int32_t k = 0; k < p->n; k++) {    /* a plan has no leaves */
+            python |= a->flags[p->order[k]];
             a->grad[p->order[k]] = 0;
             a->flags[p->order[k]] |= MG_GRAD_INT;
+        }
+        if (python & MG_PYTHON) {
+            UNLOCK(&a->lock);
+            return MG_EPYTHON;
         }
         a->grad[root] += 1;     /* self.grad = 1 */
         for (int32_t k = p->n - 1; k >= 0; k--) {
@@ -1191,7 +1208,13 @@ int mg_backward(mg_arena *a, int32_t root)
                 backward_node(a, p->order[k]);
         }
     } else {
-        int32_t n = topo(a, root, a->order, 1);
+        int32_t n = topo(a, root, a->order, 1, &python);
+        if (python) {           /* a Python rule below: Python runs this backward */
+            for (int32_t k = 0; k < n; k++)
+                a->flags[a->order[k]] &= (uint8_t)~SEEN;
+            UNLOCK(&a->lock);
+            return MG_EPYTHON;
+        }
         a->grad[root] += 1;     /* self.grad = 1 */
         for (int32_t k = n - 1; k >= 0; k--) {
             a->flags[a->order[k]] &= (uint8_t)~SEEN;
@@ -1215,18 +1238,21 @@ int mg_backward_node(mg_arena *a, int32_t i)
 int32_t mg_order(mg_arena *a, int32_t root, int32_t *out, int32_t cap)
 {
     LOCK(&a->lock);
-    int32_t n = mg_alive(a, root) && (cap <= 0 || out) ? topo(a, root, a->order, 0) : -MG_EINDEX;
+    int python;
+    int32_t n = mg_alive(a, root) && (cap <= 0 || out) ? topo(a, root, a->order, 0, &python)
+                                                       : -MG_EINDEX;
     for (int32_t k = 0; k < n; k++)
         a->flags[a->order[k]] &= (uint8_t)~SEEN;
-    for (int32_t k = 0; k < n && n <= cap; k++) {
-        int32_t i = out[k] = a->order[k];
-        if (a->kids[i][0] != -1) {      /* not a leaf: as topo's reset */
-            a->grad[i] = 0;
-            a->flags[i] |= MG_GRAD_INT;
+    if (n > 0 && n <= cap) {
+        for (int32_t k = 0; k < n; k++) {
+            int32_t i = out[k] = a->order[k];
+            if (a->kids[i][0] != -1) {  /* not a leaf: as topo's reset */
+                a->grad[i] = 0;
+                a->flags[i] |= MG_GRAD_INT;
+            }
         }
-    }
-    if (n > 0 && n <= cap)
         a->grad[root] += 1;             /* self.grad = 1 */
+    }
     UNLOCK(&a->lock);
     return n;
 }
@@ -1235,11 +1261,13 @@ int32_t mg_find(mg_arena *a, const int32_t *order, int32_t n, const int32_t *idx
                 int32_t *pos)
 {
     int32_t found = 0;
+    if ((n > 0 && !order) || (m > 0 && (!idx || !pos)))
+        return -MG_EINDEX;
     LOCK(&a->lock);
     for (int32_t j = 0; j < m; j++)         /* SEEN marks them, as it never outlives a call */
         if (mg_alive(a, idx[j]))
             a->flags[idx[j]] |= SEEN;
-    for (int32_t k = n - 1; k >= 0; k--)
+    for (int32_t k = n - 1; k >= 0 && found < m; k--)
         if (mg_alive(a, order[k]) && (a->flags[order[k]] & SEEN))
             pos[found++] = k;
     for (int32_t j = 0; j < m; j++)
@@ -1251,6 +1279,8 @@ int32_t mg_find(mg_arena *a, const int32_t *order, int32_t n, const int32_t *idx
 
 int mg_backward_nodes(mg_arena *a, const int32_t *order, int32_t n)
 {
+    if (n > 0 && !order)
+        return MG_EINDEX;
     LOCK(&a->lock);
     int status = MG_OK;
     for (int32_t k = 0; k < n && status == MG_OK; k++)
@@ -1271,6 +1301,13 @@ int mg_forward(mg_arena *a, int32_t root, int32_t *failed)
     mg_plan *p = mg_alive(a, root) ? plan_get(a, root) : NULL;
     if (!p)
         status = mg_alive(a, root) ? MG_ENOMEM : MG_EINDEX;
+    for (int32_t k = 0; p && (a->flags[root] & MG_PYTHON) && k < p->n; k++) {
+        if (a->op[p->order[k]] == MG_PY) {      /* its forward is Python code: change nothing */
+            *failed = p->order[k];
+            UNLOCK(&a->lock);
+            return MG_EPYTHON;
+        }
+    }
     for (int32_t k = 0; p && k < p->n; ) {
         int32_t i = p->order[k];
         if (p->span[k] == GROUP && group_forward(a, p->order + k)) {

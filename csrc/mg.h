@@ -83,8 +83,9 @@ void mg_arena_stats(mg_arena *a, mg_stats *out);
 int mg_arena_limit(mg_arena *a, int32_t max_cap);  /* growth past max_cap fails: MG_ENOMEM */
 
 /* graph -------------------------------------------------------------------
- * mg_push computes the new node's data at once and returns its index (>= 0),
- * or minus an mg_status, having changed nothing. For MG_LEAF, arg is the data;
+ * mg_push computes the new node's data at once and returns its index (>= 0; with
+ * MG_PYTHON_INDEX set if the node has MG_PYTHON, as every call below that makes a
+ * node), or minus an mg_status, having changed nothing. For MG_LEAF, arg is the data;
  * for MG_POW, arg is the constant exponent. rhs == MG_CONST makes the right
  * operand a new leaf holding arg (`v * 2.0` in one call). The new node has one reference,
  * owned by the caller; it also holds one on each child. */
@@ -162,9 +163,9 @@ int mg_forward(mg_arena *a, int32_t root, int32_t *failed);
 /* Python's arena ------------------------------------------------------------
  * micrograd.engine keeps every Value in one arena, given once to mg_use. These are
  * its hot calls on that arena: mg_push, mg_value, mg_is_int, mg_set and mg_release
- * without the arena argument, which cffi converts at a cost of some 600 instructions
- * a call (more than the work of most calls). Before mg_use: MG_EINDEX (push: its
- * negative), NaN and 0. */
+ * without the arena argument, which cffi converts at a cost of some 300 instructions
+ * a call (as much as the work of a push). For micrograd.engine only: one arena per
+ * process. Before mg_use: MG_EINDEX (push: its negative), NaN and 0. */
 void mg_use(mg_arena *a);
 int32_t mg_use_push(int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
 double mg_use_value(int32_t i, int field);

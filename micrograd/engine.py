@@ -2,7 +2,10 @@
 
 A Value is a handle (a node index) into one process-wide arena in csrc/mg.c;
 each op computes its data in C at once, and backward() runs in C. This module
-is not a tensor library and holds no graph in Python: no closures, no cycles.
+is not a tensor library and holds no graph in Python (no closures, no cycles),
+except where you put Python code in it: ops defined in Python, micrograd's way
+(Value(data, children, op) and out._backward), whose Values are kept as
+micrograd keeps them and whose rules backward() calls at their turn.
 
 Decisions where C cannot do what Python does, tested in tests/test_engine.py:
 - data and grad are float64. Where micrograd 0.1.0 would hold a Python int
@@ -11,8 +14,9 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
   OverflowError, as float() does. A bool is held as the int it stands for
   (Value(True) prints data=1; micrograd prints data=True).
 - A negative base to a fractional power, complex in Python, raises ValueError.
-- backward() never raises: where micrograd's Python would raise inside a
-  gradient (0.0 ** -0.5), the grad is inf or nan, as in PyTorch.
+- backward() raises only what a _backward of your own raises: where micrograd's
+  Python would raise inside a built-in gradient (0.0 ** -0.5), the grad is inf
+  or nan, as in PyTorch.
 - backward() twice accumulates leaf grads (2x, as PyTorch) and recomputes
   non-leaf grads, instead of micrograd's compounding of intermediate grads.
 - copy, deepcopy and pickle give a new leaf with the same data and label.
@@ -28,6 +32,7 @@ import collections
 import itertools
 import operator
 import threading
+import time
 import weakref
 from itertools import islice
 
@@ -119,7 +124,7 @@ _labels = {}
 # fills up and moves them to older ones, whose collections cost more: 256 takes 6%
 # fewer instructions per op than 4096 on the build benchmark (callgrind, 3.11).
 _BATCH = 256
-_flushing = threading.Lock()
+_flushing = threading.RLock()   # (a finalizer inside a release may need one too)
 _handles = threading.RLock()    # _live's entries: taken by _handle and _flush
 
 
@@ -136,6 +141,10 @@ def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead
         with _handles:      # no newer Value can have an entry there (see _handle)
             for i in batch:
                 _live[i] = None
+            if _python:     # the Python rules of the Values that died
+                for i in batch:
+                    if i in _python and _python[i]() is None:
+                        del _python[i]
         _check(_release(batch, n))
     finally:
         _lock.release()
@@ -146,9 +155,11 @@ _INDEX_MASK = lib.MG_INDEX_MASK
 
 
 class _Ref(weakref.ref):
-    """_live's weak reference to a Value; i is its node. When the Value is gone for
-    good (never while its finalizers run, so _handle cannot resurrect it), CPython
-    calls _dead.append(ref) in C: no Python code runs per death."""
+    """_live's weak reference to a Value; i is its node. When the Value dies, CPython
+    clears the reference (so _handle can no longer hand it out) and calls
+    _dead.append(ref) in C: no Python code runs per death. (A Value dies with its
+    reference cleared before any __del__ of a subclass runs, when the cyclic GC frees
+    it; a __del__ that resurrects a Value leaves it without a node.)"""
     __slots__ = ("i",)
 
 
@@ -158,13 +169,13 @@ def _node(i, push, args, keep, cls=None):
     """The handle of the node push(*args) returned as i, where that was not
     a plain new node: an error (raised, or retried once if dead nodes may free room),
     or a node with Python code below it, whose handle keeps its operands' handles
-    `keep` (they hold that code)."""
+    `keep` (a tuple, or a function that makes it: they hold that code)."""
     if i < 0:
         i = _retry(i, push, args)
     python = i & _PYTHON_INDEX
     v = _own(i & _INDEX_MASK, cls)
     if python:
-        v._kids = keep
+        v._keep = keep() if callable(keep) else keep
     return v
 
 
@@ -173,8 +184,8 @@ def _binary(op, op_value=None, rhs=MG_CONST):
     Value other (default op), else op(self, rhs) with the number as the argument
     (rhs MG_CONST: the number becomes a leaf, in C; -1: it is the exponent)."""
     op_value = op_value or op
-    push, new, ref, died, live, dead, plain = (_push, object.__new__, _Ref, _dead.append,
-                                               _live, _dead, _PYTHON_INDEX)
+    push, new, ref, died, live, dead, python_bit = (_push, object.__new__, _Ref, _dead.append,
+                                                    _live, _dead, _PYTHON_INDEX)
 
     def method(self, other):
         if len(dead) >= _BATCH:         # release what died, a batch at a time
@@ -187,7 +198,7 @@ def _binary(op, op_value=None, rhs=MG_CONST):
             i = push(op, self._i, rhs, *_number(other))     # numpy numbers
         else:
             return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
-        if 0 <= i < plain:              # a new node, with no Python code below it
+        if 0 <= i < python_bit:         # a new node, with no Python code below it
             v = new(Value)
             v._i = i
             r = ref(v, died)
@@ -206,14 +217,14 @@ def _binary(op, op_value=None, rhs=MG_CONST):
 
 def _unary(op):
     """The method `self.op()` of micrograd's Value (relu, tanh, ...)."""
-    push, new, ref, died, live, dead, plain = (_push, object.__new__, _Ref, _dead.append,
-                                               _live, _dead, _PYTHON_INDEX)
+    push, new, ref, died, live, dead, python_bit = (_push, object.__new__, _Ref, _dead.append,
+                                                    _live, _dead, _PYTHON_INDEX)
 
     def method(self):
         if len(dead) >= _BATCH:
             _flush()
         i = push(op, self._i, -1, 0.0, False)
-        if 0 <= i < plain:              # as in _binary
+        if 0 <= i < python_bit:         # as in _binary
             v = new(Value)
             v._i = i
             r = ref(v, died)
@@ -244,7 +255,7 @@ def _made(push, *args, keep=(), cls=None):
 def _retry(i, push, args):
     """push(*args) failed with status -i: raise, or once more if dead nodes may free room."""
     if i == -lib.MG_ENOMEM:
-        _flush()
+        _flush(wait=True)
         i = push(*args)
     if i < 0:
         _check(-i, _op_error(-i, *args) if push is _push else None)
@@ -254,8 +265,10 @@ def _retry(i, push, args):
 def _leaf(x, cls=None):
     if len(_dead) >= _BATCH:
         _flush()
-    args = (MG_LEAF, -1, -1, x, False) if type(x) is float else (MG_LEAF, -1, -1, *_number(x))
-    return _node(_push(*args), _push, args, (), cls)
+    i = _push(MG_LEAF, -1, -1, x, False) if type(x) is float else _push(MG_LEAF, -1, -1, *_number(x))
+    if i >= 0:                  # (a leaf has no Python code below it)
+        return _own(i, cls)
+    return _node(i, _push, (MG_LEAF, -1, -1, *_number(x)), (), cls)
 
 
 def _write(i, field, x, _set=lib.mg_use_set):
@@ -280,16 +293,19 @@ _python = {}
 class Value:
     """ stores a single scalar value and its gradient """
     # __dict__: attributes of the user's own, as on micrograd's Value, and ours only where
-    # needed: _kids, the Values this one keeps alive: its operands where Python code lies
+    # needed: _keep, the Values this one keeps alive: its operands where Python code lies
     # below (a Python _backward must outlive the Value it was set on), and after a walk
-    # of _prev, its children, so that the next walk meets the same objects.
+    # of _prev, its children, so that the next walk meets the same objects; _python_rule
+    # (see _backward) and _op_text (an op defined in Python).
     __slots__ = ("_i", "__dict__", "__weakref__")
 
     def __new__(cls, data, _children=(), _op="", label=""):
-        if _children or _op:    # an op defined in Python, micrograd's way (see _backward)
+        if _children:           # an op defined in Python, micrograd's way (see _backward)
             self = _python_op(data, _children, _op, cls)
         else:
             self = _leaf(data, cls)
+            if _op:
+                self._op_text = str(_op)
         if label:
             self.label = label
         return self
@@ -300,7 +316,7 @@ class Value:
     __add__ = _binary(MG_ADD)
     __mul__ = _binary(MG_MUL)
 
-    __pow__ = _binary(MG_POW, MG_POWV, -1)     # a Value exponent: beyond micrograd 0.1.0, grads for both
+    __pow__ = _binary(MG_POW, MG_POWV, rhs=-1)     # a Value exponent: beyond micrograd 0.1.0, grads for both
 
     relu = _unary(MG_RELU)
     tanh = _unary(MG_TANH)
@@ -332,10 +348,12 @@ class Value:
         self._python_rule = rule
         i = self._i
         with _handles:
-            _python[i] = weakref.ref(self, lambda ref: _forget_python(i, ref))
+            _python[i] = weakref.ref(self)
 
     @_backward.deleter
     def _backward(self):
+        if not hasattr(self, "_python_rule"):
+            raise AttributeError("this Value has no _backward of Python code to delete")
         del self._python_rule
         with _handles:
             _python.pop(self._i, None)
@@ -436,7 +454,7 @@ class Value:
         objects every time while this Value lives (it keeps them)."""
         kids = _kids(self._i)
         try:
-            held = self._kids
+            held = self._keep
         except AttributeError:
             held = ()
         if [v._i for v in held[:len(kids)]] != kids:
@@ -444,7 +462,7 @@ class Value:
             # sums of dot()) keep what this one kept, where Python code lies below
             keep = held if lib.mg_is_int(_arena, self._i, lib.MG_PYSTATE) else None
             held = tuple(_handle(c, keep) for c in kids) + held
-            self._kids = held
+            self._keep = held
         return set(held[:len(kids)])
 
     @property
@@ -479,12 +497,6 @@ def _python_op(data, children, op, cls):
     return v
 
 
-def _forget_python(i, ref):
-    with _handles:
-        if _python.get(i) is ref:
-            del _python[i]
-
-
 def _backward_python(root):
     """backward() over a graph with Python code: C runs the built-in rules between
     the nodes whose _backward is Python code, and Python calls those, in reverse
@@ -493,7 +505,8 @@ def _backward_python(root):
     if n < 0:
         _check(-n)
     order = ffi.new("int32_t[]", n)
-    n = lib.mg_order(_arena, root, order, n)    # the graph below root cannot change
+    if lib.mg_order(_arena, root, order, n) != n:   # the graph below root cannot change
+        raise RuntimeError("backward(): the graph changed while it was being ordered")
     with _handles:
         rules = {i: ref() for i, ref in _python.items()}
     rules = {i: v for i, v in rules.items() if v is not None}
@@ -529,6 +542,11 @@ def _replay_error(status, i):
     """forward() failed at node i: the exception the eager op would raise, naming it."""
     if i < 0:                       # not an op's fault: out of memory for the kept order
         _check(status)
+    if status == lib.MG_EPYTHON:
+        ref = _live[i]
+        name = getattr(ref() if ref is not None else None, "_op_text", "an op")
+        raise ValueError(f"forward() cannot replay {name!r}, an op defined in Python (its "
+                         "forward is your Python code): build the graph anew")
     op, lhs, rhs = _node_fields(i)
     message = None
     if op not in (MG_DOT, MG_LSE):
@@ -551,11 +569,13 @@ def _handle(i, keep=None):
                 _check(lib.mg_retain(_arena, i))
                 v = _own(i)
                 if keep is not None:
-                    v._kids = keep
+                    v._keep = keep
                 return v
         # the entry of a Value that died: release it first, so that its release
-        # (which clears the entry) cannot clear the new Value's
+        # (which clears the entry) cannot clear the new Value's; if its death is not
+        # queued yet (other weak references' callbacks run first), let them finish
         _flush(wait=True)
+        time.sleep(0)
 
 
 def _own(i, cls=None):
@@ -590,7 +610,7 @@ def dot(ws, xs, start, fused=False):
     x = [v._i for v in xs if type(v) is Value]
     if n == 0 or len(w) < n or (len(x) < n and not all(isinstance(v, float) for v in xs)):
         return sum((w*x for w, x in zip(ws, xs)), start)    # n == 0: start itself
-    keep = (start, *ws, *xs) if x else (start, *ws)
+    keep = (lambda: (start, *ws, *xs)) if x else (lambda: (start, *ws))  # if Python code is below
     x, c = (x, ffi.NULL) if x else (ffi.NULL, xs)
     return _made(lib.mg_dot, start._i, w, x, c, n, 0, keep=keep)
 
@@ -626,7 +646,7 @@ def _dot_fused(ws, xs, start):
 def _push_n(op, values):
     """The Value of a new n-ary node op(*values); values are held until it exists."""
     kids = [v._i for v in values]
-    return _made(lib.mg_push_n, op, kids, len(kids), keep=tuple(values))
+    return _made(lib.mg_push_n, op, kids, len(kids), keep=lambda: tuple(values))
 
 
 def logsumexp(values):
@@ -715,7 +735,7 @@ def get_grad(values, out=None):
 def stats():
     """The arena's live nodes, capacity and bytes, the children of n-ary nodes
     (edges) and the kept orders of forward() (plans), for tests and benchmarks."""
-    _flush()
+    _flush(wait=True)
     s = ffi.new("mg_stats *")
     lib.mg_arena_stats(_arena, s)
     return {"live": s.live, "cap": s.cap, "bytes": s.bytes, "bytes_per_node": s.bytes_per_node,

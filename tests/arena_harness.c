@@ -586,7 +586,10 @@ static void python_nodes(void)
     CHECK(!(c & MG_PYTHON_INDEX));
     CHECK(mg_backward(a, c) == MG_OK && get(a, x, MG_GRAD) == 3);
     CHECK(mg_backward(a, z) == MG_EPYTHON && get(a, z, MG_GRAD) == 0);
+    int32_t above = push(a, MG_RELU, c, -1, 0);            /* made before c gets a rule */
     CHECK(mg_set(a, c, MG_PYSTATE, 0, 1) == MG_OK && mg_backward(a, c) == MG_EPYTHON);
+    CHECK(mg_backward(a, above) == MG_EPYTHON);             /* found by the walk */
+    CHECK(mg_release(a, &above, 1) == MG_OK);
     int32_t order[8], pos[8], want[2] = { p, c };
     CHECK(mg_order(a, z, order, 2) == 4 && get(a, z, MG_GRAD) == 0);   /* no room: nothing */
     CHECK(mg_order(a, z, order, 8) == 4 && get(a, z, MG_GRAD) == 1);

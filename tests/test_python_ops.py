@@ -206,12 +206,40 @@ def test_dot_over_python_ops_keeps_their_rules():
     assert [x.grad for x in xs] == pytest.approx([0.5 * math.cos(0.3), -1.0 * math.cos(0.7)])
 
 
-def test_forward_refuses_to_replay_a_python_op():
+def test_forward_refuses_to_replay_a_python_op_and_changes_nothing():
     x = Value(0.5)
-    y = x.sin() * 2
-    with pytest.raises(ValueError, match="Python"):
+    h = x * 2
+    y = h.sin() * 3
+    x.data = 5.0
+    with pytest.raises(ValueError, match="cannot replay 'sin', an op defined in Python"):
         y.forward()
-    assert y.data == 2 * math.sin(0.5)
+    assert (h.data, y.data) == (1.0, 3 * math.sin(1.0))
+
+
+def test_a_rule_set_after_the_node_has_parents_is_still_called():
+    a = Value(2.0)
+    b = a * 3
+    c = b * 1
+    b._backward = lambda: None          # as micrograd: b's rule is now this one
+    c.backward()
+    assert (b.grad, a.grad) == (1, 0)
+    c.forward()                         # a plan kept for c: backward still sees the rule
+    c.backward()
+    assert a.grad == 0
+    del b._backward                     # back to the built-in rule
+    c.backward()
+    assert a.grad == 3
+    with pytest.raises(AttributeError, match="no _backward of Python code"):
+        del c._backward
+
+
+def test_a_value_with_an_op_label_but_no_children_is_a_leaf():
+    w = Value(0.5, (), 'w')
+    y = w * 3.0
+    y.backward()
+    y.backward()
+    assert w._op == 'w' and w._prev == set() and w.grad == 6.0
+    y.forward()                         # a leaf: nothing Python-made to replay
 
 
 # ---------------------------------------------------------------- what must not break
