@@ -135,7 +135,7 @@ def mlp(s, nin, nouts):
 
 # ---------------------------------------------------------------- graphs
 
-def build_graph(leaf, n_ops, n_leaves=1000, seed=0):
+def build_graph(leaf, n_ops, n_leaves=1000, seed=0, py_every=0):
     """A DAG of about n_ops ops (+ * ** relu tanh) over n_leaves leaves.
 
     Units y_u = ((a*b + a).relu() ** 2).tanh(): a is a leaf, b a leaf or the
@@ -143,6 +143,9 @@ def build_graph(leaf, n_ops, n_leaves=1000, seed=0):
     a pairwise tree of + over all units to one root (depth log2). Shallow enough
     for micrograd's recursive topological sort. 6 ops per unit, minus one.
     Returns (root, ops, seconds to build, leaves); leaves are made off the clock.
+    py_every > 0: every py_every-th unit ends in .sin() (python_sin, set on the Value
+    class by the caller), a node defined in Python that later units use (as b); ops
+    counts the other ops.
     """
     rng = random.Random(seed)
     xs = [leaf(rng.uniform(-1, 1)) for _ in range(n_leaves)]
@@ -152,7 +155,8 @@ def build_graph(leaf, n_ops, n_leaves=1000, seed=0):
     for u in range(units):
         a = xs[u % n_leaves]
         b = ys[u - n_leaves] if u >= n_leaves else xs[(7 * u + 1) % n_leaves]
-        ys.append(((a * b + a).relu() ** 2).tanh())
+        y = ((a * b + a).relu() ** 2).tanh()
+        ys.append(y.sin() if py_every and u % py_every == 0 else y)
     while len(ys) > 1:
         pairs = [ys[i] + ys[i + 1] for i in range(0, len(ys) - 1, 2)]
         ys = pairs + ys[-1:] if len(ys) % 2 else pairs
@@ -187,28 +191,6 @@ def python_sin(Value):
         out._backward = _backward
         return out
     return sin
-
-
-def build_graph_pyops(leaf, n_ops, py_every, n_leaves=1000, seed=0):
-    """build_graph's DAG where every py_every-th unit ends in .sin() (python_sin, set
-    on the Value class by the caller): the same leaves, the same C ops, plus k
-    Python-defined nodes whose outputs later units use (as b). Returns
-    (root, ops without the sin nodes, k, seconds to build, leaves)."""
-    rng = random.Random(seed)
-    xs = [leaf(rng.uniform(-1, 1)) for _ in range(n_leaves)]
-    units = (n_ops + 1) // 6
-    t0 = time.perf_counter()
-    ys = []
-    for u in range(units):
-        a = xs[u % n_leaves]
-        b = ys[u - n_leaves] if u >= n_leaves else xs[(7 * u + 1) % n_leaves]
-        y = ((a * b + a).relu() ** 2).tanh()
-        ys.append(y.sin() if u % py_every == 0 else y)
-    while len(ys) > 1:
-        pairs = [ys[i] + ys[i + 1] for i in range(0, len(ys) - 1, 2)]
-        ys = pairs + ys[-1:] if len(ys) % 2 else pairs
-    seconds = time.perf_counter() - t0
-    return ys[0], 6 * units - 1, len(range(0, units, py_every)), seconds, xs
 
 
 def moons(n=100, noise=0.1, seed=1):
@@ -263,7 +245,7 @@ def scenario_backward_pyops(s, job):
 
     Graph A is build_graph's DAG (n_ops ops over 1000 leaves, all built-in ops);
     graph B is the same DAG where every py_every-th unit ends in a Python-defined sin
-    (build_graph_pyops): the same leaves and C ops, plus k Python nodes. Both are
+    (build_graph with py_every): the same leaves and C ops, plus k Python nodes. Both are
     built once in this process, A then B, and both kept alive (B does not reuse A's
     freed memory). Then `reps` times: backward() timed once on each graph, the order
     A, B alternating with B, A from rep to rep (grads accumulate; the work is the
@@ -282,7 +264,8 @@ def scenario_backward_pyops(s, job):
     Value = s.leaf
     Value.sin = python_sin(Value)
     root_a, ops, _, xs_a = build_graph(Value, job["n_ops"])
-    root_b, _, k, _, xs_b = build_graph_pyops(Value, job["n_ops"], job["py_every"])
+    root_b, _, _, xs_b = build_graph(Value, job["n_ops"], py_every=job["py_every"])
+    k = len(range(0, (job["n_ops"] + 1) // 6, job["py_every"]))     # the sin nodes
     nodes_a = ops + len(xs_a)
     metrics = {}
     add = lambda name, x: metrics.setdefault(name, []).append(x)

@@ -110,28 +110,16 @@ def test_backward_of_a_python_op_by_hand_is_its_rule():
 
 
 def test_lecture_tanh_defined_in_python_matches_micrograd_010_node_by_node():
-    code = """
-x1, x2 = Value(2.0), Value(0.0)
-w1, w2 = Value(-3.0), Value(1.0)
-b = Value(6.8813735870195432)
-x1w1 = x1*w1
-x2w2 = x2*w2
-x1w1x2w2 = x1w1 + x2w2
-n = x1w1x2w2 + b
-o = tanh(n)
-o.grad = 1.0
-for node in (o, n, x1w1x2w2, x2w2, x1w1):
-    node._backward()
-result = [v.grad for v in (x1, x2, w1, w2, b, n, x1w1x2w2)]
-"""
     import inspect
+    from test_manual_backward import LECTURE, MANUAL
+    code = LECTURE.replace("ACT", "tanh(n)") + MANUAL
     helper = inspect.getsource(lecture_tanh).replace("lecture_tanh", "tanh")
     theirs = run_original("import math\nfrom micrograd.engine import Value\n" + helper + code)
     scope = {"Value": Value, "tanh": lecture_tanh}
     exec(code, scope)
     assert scope["result"] == theirs
     scope = {"Value": Value, "tanh": lecture_tanh}
-    exec(code.split("o.grad")[0] + "o.backward()\n"
+    exec(LECTURE.replace("ACT", "tanh(n)") + "o.backward()\n"
          "result = [v.grad for v in (x1, x2, w1, w2, b, n, x1w1x2w2)]", scope)
     assert scope["result"] == pytest.approx(theirs, rel=1e-15)
 
