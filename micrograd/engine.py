@@ -316,7 +316,7 @@ class Value:
     __add__ = _binary(MG_ADD)
     __mul__ = _binary(MG_MUL)
 
-    __pow__ = _binary(MG_POW, MG_POWV, rhs=-1)     # a Value exponent: beyond micrograd 0.1.0, grads for both
+    __pow__ = _binary(MG_POW, MG_POWV, rhs=-1)  # x ** Value: beyond micrograd 0.1.0
 
     relu = _unary(MG_RELU)
     tanh = _unary(MG_TANH)
@@ -512,9 +512,12 @@ def _backward_python(root):
     rules = {i: v for i, v in rules.items() if v is not None}
     idx = list(rules)
     pos = ffi.new("int32_t[]", len(idx))
-    top = n
-    for k in pos[0:lib.mg_find(_arena, order, n, idx, len(idx), pos)]:
-        _check(lib.mg_backward_nodes(_arena, order + k + 1, top - k - 1))
+    found = lib.mg_find(_arena, order, n, idx, len(idx), pos)
+    if found < 0:
+        _check(-found)
+    top = n                         # order[top:] is done
+    for k in pos[0:found]:          # the Python rules' positions, last first
+        _check(lib.mg_backward_nodes(_arena, order + k + 1, top - k - 1))  # C, above k
         rules[order[k]]._python_rule()
         top = k
     _check(lib.mg_backward_nodes(_arena, order, top))
