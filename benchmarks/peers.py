@@ -209,23 +209,22 @@ def moons(n=100, noise=0.1, seed=1):
 
 # ---------------------------------------------------------------- scenarios
 
-def scenario_build(s, job):
+def timed_builds(build, s, job):
+    """ns per op of build(leaf, n_ops) (build_graph or build_chain), one build per rep."""
     ns = []
     for _ in range(job["reps"]):
-        root, ops, seconds, _ = build_graph(s.leaf, job["n_ops"])
+        root, ops, seconds, _ = build(s.leaf, job["n_ops"])
         ns.append(seconds / ops * 1e9)
         del root
     return {"ns_per_op": ns}, {"ops": ops}
+
+
+def scenario_build(s, job):
+    return timed_builds(build_graph, s, job)
 
 
 def scenario_build_chain(s, job):
-    """build_chain: ns per op of a plain chain, one build per rep."""
-    ns = []
-    for _ in range(job["reps"]):
-        root, ops, seconds, _ = build_chain(s.leaf, job["n_ops"])
-        ns.append(seconds / ops * 1e9)
-        del root
-    return {"ns_per_op": ns}, {"ops": ops}
+    return timed_builds(build_chain, s, job)
 
 
 def scenario_backward(s, job):

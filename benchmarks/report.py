@@ -71,6 +71,11 @@ def round_ratios(rows, metric, a, b):
     return [median(y) / median(x) for x, y in zip(ra, rb) if x and y]
 
 
+def round_medians(row, metric):
+    """The median of each round's samples of metric, for a row of one implementation."""
+    return [median(xs) for xs in row["per_round"].get(metric, []) if xs]
+
+
 # ---------------------------------------------------------------- tables
 
 def time_table(info):
@@ -398,7 +403,7 @@ def targets_section(by_key):
         if not info or row not in info["rows"]:
             continue
         a = median(info["rows"][row]["metrics"].get(metric, []))
-        per = [median(xs) for xs in info["rows"][row]["per_round"].get(metric, []) if xs]
+        per = round_medians(info["rows"][row], metric)
         spread = f"{fmt(min(per))} - {fmt(max(per))} {unit}" if per else "-"
         out.append(f"| {issue} | {what}, {info['labels'][row]} | {'aim: ' if aim else ''}<= "
                    f"{most} {unit} | {f'{fmt(a)} {unit}' if a else '-'} | {spread} | "
@@ -407,8 +412,7 @@ def targets_section(by_key):
     if pyops and "ours" in pyops["rows"]:
         m = pyops["rows"]["ours"]["metrics"]
         c, py = median(m.get("c_ns_per_node", [])), median(m.get("py_ns_per_node", []))
-        per = [median(xs) for xs in pyops["rows"]["ours"]["per_round"].get("py_ns_per_node", [])
-               if xs]
+        per = round_medians(pyops["rows"]["ours"], "py_ns_per_node")
         spread = f"{fmt(min(per))} - {fmt(max(per))} ns per Python node" if per else "-"
         out.append(f"| 11 | backward over a graph with Python-defined ops, ours | reported, no "
                    f"bound | {fmt(c)} ns per C node, {fmt(py)} ns per Python node | {spread} "

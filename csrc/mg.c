@@ -863,6 +863,13 @@ int32_t mg_kids(mg_arena *a, int32_t i, int32_t *out, int32_t cap)
     return n;
 }
 
+/* grad = 0, the int 0 of a fresh micrograd Value: every reset of a grad */
+static HOT_INLINE void zero_grad(mg_arena *a, int32_t i)
+{
+    a->grad[i] = 0;
+    a->flags[i] |= MG_GRAD_INT;
+}
+
 int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
 {
     LOCK(&a->lock);
@@ -870,10 +877,8 @@ int mg_zero_grad(mg_arena *a, const int32_t *idx, int32_t n)
     for (int32_t k = 0; k < n; k++)
         if (!mg_alive(a, idx[k]))
             status = MG_EINDEX;
-    for (int32_t k = 0; k < n && status == MG_OK; k++) {
-        a->grad[idx[k]] = 0;
-        a->flags[idx[k]] |= MG_GRAD_INT;
-    }
+    for (int32_t k = 0; k < n && status == MG_OK; k++)
+        zero_grad(a, idx[k]);
     UNLOCK(&a->lock);
     return status;
 }
@@ -922,10 +927,8 @@ static HOT_INLINE int32_t topo(mg_arena *a, int32_t root, int32_t *order, int re
         } else {
             top--;
             order[n++] = i;
-            if (reset && l != -1) {     /* not a leaf */
-                a->grad[i] = 0;
-                a->flags[i] |= MG_GRAD_INT;
-            }
+            if (reset && l != -1)       /* not a leaf */
+                zero_grad(a, i);
         }
     }
     *python = (seen & MG_PYTHON) != 0;
@@ -1193,8 +1196,7 @@ int mg_backward(mg_arena *a, int32_t root)
     if (p) {
         for (int32_t k = 0; k < p->n; k++) {    /* a plan has no leaves */
             python |= a->flags[p->order[k]];
-            a->grad[p->order[k]] = 0;
-            a->flags[p->order[k]] |= MG_GRAD_INT;
+            zero_grad(a, p->order[k]);
         }
         if (python & MG_PYTHON) {
             UNLOCK(&a->lock);
@@ -1246,10 +1248,8 @@ int32_t mg_order(mg_arena *a, int32_t root, int32_t *out, int32_t cap)
     if (n > 0 && n <= cap) {
         for (int32_t k = 0; k < n; k++) {
             int32_t i = out[k] = a->order[k];
-            if (a->kids[i][0] != -1) {  /* not a leaf: as topo's reset */
-                a->grad[i] = 0;
-                a->flags[i] |= MG_GRAD_INT;
-            }
+            if (a->kids[i][0] != -1)    /* not a leaf: as topo's reset */
+                zero_grad(a, i);
         }
         a->grad[root] += 1;             /* self.grad = 1 */
     }

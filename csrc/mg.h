@@ -133,8 +133,9 @@ int mg_set_many(mg_arena *a, int field, const int32_t *idx, const double *values
 /* backward ----------------------------------------------------------------
  * Reverse topological order over the nodes reachable from root, without
  * recursion: root's grad becomes 1 (a leaf root adds 1), other non-leaf grads
- * restart from 0, leaves accumulate. MG_EPYTHON, having changed nothing, if root
- * has MG_PYTHON: Python runs that backward (mg_order below). */
+ * restart from 0, leaves accumulate. MG_EPYTHON if root or a node below it has
+ * MG_PYTHON, having run no rule (non-leaf grads may be 0 already): Python runs that
+ * backward (mg_order below). */
 int mg_backward(mg_arena *a, int32_t root);
 /* node i's backward rule once, as micrograd's v._backward(): its current grad is
  * passed on to its children's grads (a leaf does nothing) */

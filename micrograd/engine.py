@@ -28,8 +28,6 @@ Decisions where C cannot do what Python does, tested in tests/test_engine.py:
 __all__ = ["Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad"]
 
 import array
-import collections
-import itertools
 import operator
 import threading
 import time
@@ -244,8 +242,9 @@ def _grow_live(i):
 
 
 def _made(push, *args, keep=(), cls=None):
-    """The handle of the new node push(_arena, *args) (mg_dot, mg_push_n, mg_push_py),
-    after releasing what died; it keeps `keep` if the node has Python code below it."""
+    """The handle of the new node push(_arena, *args) (mg_dot, mg_push_n, mg_push_py; of
+    mg_leaves, the first leaf's), after releasing what died; it keeps `keep` if the node
+    has Python code below it."""
     if len(_dead) >= _BATCH:
         _flush()
     args = (_arena, *args)
@@ -265,10 +264,11 @@ def _retry(i, push, args):
 def _leaf(x, cls=None):
     if len(_dead) >= _BATCH:
         _flush()
-    i = _push(MG_LEAF, -1, -1, x, False) if type(x) is float else _push(MG_LEAF, -1, -1, *_number(x))
+    x, is_int = (x, False) if type(x) is float else _number(x)
+    i = _push(MG_LEAF, -1, -1, x, is_int)
     if i >= 0:                  # (a leaf has no Python code below it)
         return _own(i, cls)
-    return _node(i, _push, (MG_LEAF, -1, -1, *_number(x)), (), cls)
+    return _node(i, _push, (MG_LEAF, -1, -1, x, is_int), (), cls)
 
 
 def _write(i, field, x, _set=lib.mg_use_set):
@@ -508,8 +508,7 @@ def _backward_python(root):
     if lib.mg_order(_arena, root, order, n) != n:   # the graph below root cannot change
         raise RuntimeError("backward(): the graph changed while it was being ordered")
     with _handles:
-        rules = {i: ref() for i, ref in _python.items()}
-    rules = {i: v for i, v in rules.items() if v is not None}
+        rules = {i: v for i, ref in _python.items() if (v := ref()) is not None}
     idx = list(rules)
     pos = ffi.new("int32_t[]", len(idx))
     found = lib.mg_find(_arena, order, n, idx, len(idx), pos)
@@ -623,15 +622,12 @@ def leaves(numbers):
     grads sit side by side, as a neuron's weights should (nn.Neuron makes its weights
     so; a fused neuron's replay and backward then run over contiguous arrays)."""
     pairs = [_number(x) for x in numbers]
-    n = len(pairs)
+    if not pairs:
+        return []
     data = ffi.new("double[]", [x for x, _ in pairs])
     is_int = ffi.new("uint8_t[]", [i for _, i in pairs])
-    if len(_dead) >= _BATCH:
-        _flush()
-    i = lib.mg_leaves(_arena, data, is_int, n)
-    if i < 0:
-        i = _retry(i, lib.mg_leaves, (_arena, data, is_int, n))
-    return [_own(i + j) for j in range(n)]
+    first = _made(lib.mg_leaves, data, is_int, len(pairs))
+    return [first] + [_own(first._i + j) for j in range(1, len(pairs))]
 
 
 def _as_value(x):

@@ -165,16 +165,23 @@ static void out_of_memory(void)
     mg_arena_free(a);     /* with nodes still live: the arena owns them all */
 }
 
-/* mg_dot: n products and n sums; a failure halfway frees what it made */
-static void dot(void)
+/* a dot's operands: start 0.5, weights 1..4, inputs the leaves of c */
+static void dot_operands(mg_arena *a, int32_t *b, int32_t w[4], int32_t x[4], const double c[4])
 {
-    mg_arena *a = mg_arena_new(16);
-    int32_t b = push(a, MG_LEAF, -1, -1, 0.5), w[4], x[4];
-    double c[4] = { 1, -2, 3, -4 };
+    *b = push(a, MG_LEAF, -1, -1, 0.5);
     for (int k = 0; k < 4; k++) {
         w[k] = push(a, MG_LEAF, -1, -1, k + 1);
         x[k] = push(a, MG_LEAF, -1, -1, c[k]);
     }
+}
+
+/* mg_dot: n products and n sums; a failure halfway frees what it made */
+static void dot(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    int32_t b, w[4], x[4];
+    double c[4] = { 1, -2, 3, -4 };
+    dot_operands(a, &b, w, x, c);
     int32_t s = mg_dot(a, b, w, x, NULL, 4, 0), t = mg_dot(a, b, w, NULL, c, 4, 0);
     CHECK(s >= 0 && t >= 0 && live(a) == 9 + 8 + 12);
     CHECK(get(a, s, MG_DATA) == 0.5 + 1 - 4 + 9 - 16 && get(a, t, MG_DATA) == get(a, s, MG_DATA));
@@ -376,12 +383,9 @@ static void nary(void)
 static void dot_fused(void)
 {
     mg_arena *a = mg_arena_new(16);
-    int32_t b = push(a, MG_LEAF, -1, -1, 0.5), w[4], x[4];
+    int32_t b, w[4], x[4];
     double c[4] = { 1, -2, 3, -4 };
-    for (int k = 0; k < 4; k++) {
-        w[k] = push(a, MG_LEAF, -1, -1, k + 1);
-        x[k] = push(a, MG_LEAF, -1, -1, c[k]);
-    }
+    dot_operands(a, &b, w, x, c);
     int32_t chain = mg_dot(a, b, w, x, NULL, 4, 0), f = mg_dot(a, b, w, x, NULL, 4, 1);
     int32_t fc = mg_dot(a, b, w, NULL, c, 4, 1);
     CHECK(chain >= 0 && f >= 0 && fc >= 0 && live(a) == 9 + 8 + 1 + 4 + 1);
