@@ -580,11 +580,13 @@ def _handle(i, keep=None):
         time.sleep(0)
 
 
-def _own(i, cls=None):
-    """A new Value for node i, which holds a reference for it: _binary's last lines."""
+def _own(i, cls=None, _died=_dead.append):
+    """A new Value for node i, which holds a reference for it: _binary's last lines.
+    (_died is bound once: a bound method made per call would live as long as the
+    weak reference, 80 B a Value.)"""
     v = object.__new__(cls or Value)
     v._i = i
-    r = _Ref(v, _dead.append)
+    r = _Ref(v, _died)
     r.i = i
     if i >= len(_live):
         _grow_live(i)
