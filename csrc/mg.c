@@ -66,6 +66,16 @@ const char *mg_op_name(int op)
     return op >= 0 && op < MG_OP_COUNT ? op_names[op] : "?";
 }
 
+static const int8_t kinds[] = {
+    MG_KIND_LEAF, MG_KIND_INFIX, MG_KIND_INFIX, MG_KIND_INFIX, MG_KIND_CALL, MG_KIND_CALL,
+    MG_KIND_CALL, MG_KIND_CALL, MG_KIND_CALL, MG_KIND_INFIX, MG_KIND_NARY, MG_KIND_NARY,
+    MG_KIND_PYTHON,
+};
+_Static_assert(sizeof kinds / sizeof *kinds == MG_OP_COUNT, "one kind per op");
+
+int mg_op_arity(int op) { return op >= 0 && op < MG_OP_COUNT ? arity[op] : -2; }
+int mg_op_kind(int op) { return op >= 0 && op < MG_OP_COUNT ? kinds[op] : -1; }
+
 /* ---------------------------------------------------------------- arena */
 
 /* Allocate every array at the new capacity, copy, and swap only when all

@@ -10,7 +10,7 @@
  * + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
-#define MG_ABI_VERSION 4
+#define MG_ABI_VERSION 5
 
 typedef enum {
     MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
@@ -28,6 +28,11 @@ typedef enum {            /* same order as every switch and table in mg.c */
                              (micrograd's Value(data, children, op)); data given, no rule */
     MG_OP_COUNT
 } mg_op;
+
+typedef enum {            /* how Python's messages print an op: x op y, name(x), ... */
+    MG_KIND_LEAF = 0, MG_KIND_INFIX, MG_KIND_CALL, MG_KIND_NARY, MG_KIND_PYTHON,
+    MG_KIND_COUNT
+} mg_kind;
 
 typedef enum {
     MG_DATA = 0, MG_GRAD, MG_ARG,
@@ -75,6 +80,8 @@ typedef struct {
 int mg_abi_version(void);
 const char *mg_strerror(int status);
 const char *mg_op_name(int op);
+int mg_op_arity(int op);   /* children of op: 0, 1 or 2, -1 for n-ary; -2 for an unknown op */
+int mg_op_kind(int op);    /* an mg_kind; -1 for an unknown op */
 
 /* arena ------------------------------------------------------------------ */
 mg_arena *mg_arena_new(int32_t cap);           /* NULL when out of memory */

@@ -13,7 +13,6 @@ import shutil
 import warnings
 
 _RANKDIRS = ("LR", "TB", "RL", "BT")
-_NARY = ("dot", "logsumexp")        # ops of one node with any number of children
 _MISSING = ("draw_dot needs the graphviz Python package: pip install graphviz "
             "(or pip install 'micrograd-c[viz]'); rendering also needs the Graphviz "
             "'dot' program from your system's package, e.g. apt install graphviz")
@@ -37,9 +36,12 @@ def _trace(root, max_nodes):
     return index, edges
 
 
-def _arity(v):
-    """How many children a node has, repeats included (w*x with w is x counts twice)."""
-    from micrograd.engine import _kids
+def _nary_count(v):
+    """How many children v's node has, repeats included, if its op takes any number of
+    them (dot, logsumexp: C's op table says which); None for other nodes."""
+    from micrograd._core import _kids, _node_fields, lib
+    if lib.mg_op_kind(_node_fields(v._i)[0]) != lib.MG_KIND_NARY:
+        return None
     return len(_kids(v._i))
 
 
@@ -71,9 +73,9 @@ def _graph(root, rankdir, max_nodes):
     nodes, edges = [], []
     for v, i in index.items():
         nodes.append((f"n{i}", _record(v), "record"))
-        op = v._op
-        if op in _NARY:     # one node for many children: say how many
-            op = f"{op} ({_arity(v)})"
+        op, count = v._op, _nary_count(v)
+        if op and count is not None:    # one node for many children: say how many
+            op = f"{op} ({count})"
         if op:
             nodes.append((f"n{i}_op", _escape(op), "ellipse"))
             edges.append((f"n{i}_op", f"n{i}"))

@@ -4,15 +4,10 @@ Names, the constructor's signature, reprs, _op labels, identity semantics, and
 nn's defaults and numbers, each compared with micrograd 0.1.0 run in a subprocess.
 Not here: numerics of each op (test_engine.py), random DAGs (test_oracle.py).
 """
-import importlib.util
-
 import pytest
 
 from micrograd.engine import Value
 from oracle import run_original
-
-HAS_NN = importlib.util.find_spec("micrograd.nn") is not None
-needs_nn = pytest.mark.skipif(not HAS_NN, reason="micrograd/nn.py is not there yet")
 
 
 def test_value_is_importable_where_micrograd_has_it():
@@ -20,7 +15,6 @@ def test_value_is_importable_where_micrograd_has_it():
     assert V is Value and V.__name__ == "Value"
 
 
-@needs_nn
 def test_nn_names_are_importable_where_micrograd_has_them():
     from micrograd.nn import MLP, Layer, Module, Neuron
     assert all(issubclass(c, Module) for c in (Neuron, Layer, MLP))
@@ -123,7 +117,6 @@ result = {"repr": [repr(model), repr(model.layers[0]), repr(neuron), repr(Neuron
 """
 
 
-@needs_nn
 def test_mlp_reprs_defaults_and_training_equal_micrograds():
     from micrograd.nn import MLP, Module, Neuron
     ns = {"MLP": MLP, "Neuron": Neuron, "Module": Module, "Value": Value}

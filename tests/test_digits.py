@@ -73,7 +73,7 @@ def test_a_replayed_batch_gives_what_a_graph_built_afresh_gives():
     X, y, _, _ = digits.data(0.2, seed=1)
     random.seed(1)
     model = MLP(64, [8, 10], fused=True)
-    graph = digits.Batch(model, 4)
+    graph = digits.BatchGraph(model, 4)
     for rows in ([0, 1, 2, 3], [7, 5, 9, 11]):          # the second replays the first's graph
         predicted = graph.run(X[rows], y[rows])
         logits = [model(list(map(Value, X[i].tolist()))) for i in rows]
@@ -87,7 +87,7 @@ def test_accuracy_counts_every_image_once_across_a_padded_last_chunk():
     X, y, _, _ = digits.data(0.2, seed=1)
     random.seed(1)
     model = MLP(64, [8, 10], fused=True)
-    one, four = digits.Batch(model, 1), digits.Batch(model, 4)
+    one, four = digits.BatchGraph(model, 1), digits.BatchGraph(model, 4)
     by_one = [one.run(X[i:i + 1], y[i:i + 1])[0] == y[i] for i in range(10)]
     assert four.accuracy(X[:10], y[:10]) == sum(by_one) / 10      # 4 + 4 + 2 padded
 

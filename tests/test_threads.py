@@ -8,14 +8,8 @@ Not here: the lock's cost (benchmarks/).
 """
 import random
 
-import pytest
-
+from micrograd import nn
 from micrograd.engine import Value, stats
-
-try:
-    from micrograd import nn
-except ImportError:
-    nn = None
 
 
 from concurrency import run_threads
@@ -80,7 +74,6 @@ def models(seeds):
     return out
 
 
-@pytest.mark.skipif(nn is None, reason="micrograd/nn.py is not there yet")
 def test_four_threads_training_nn_mlps_match_a_single_thread(interleave):
     seeds = [10, 11, 12, 13]
     alone = [nn_trainer(m)() for m in models(seeds)]

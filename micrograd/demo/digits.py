@@ -57,7 +57,7 @@ def _needs_data():
 # ---------------------------------------------------------------- a batch graph, replayed
 
 
-class Batch:
+class BatchGraph:
     """The graph of one batch of n images, built once: input leaves, one-hot target
     leaves, the logits and their mean cross-entropy. run(X, y) puts n images and their
     labels in the leaves and recomputes every node; the Values stay the same."""
@@ -180,7 +180,7 @@ def main(argv=None):
               f"  held-out {test_acc*100:5.1f}%  {seconds:6.2f} s", flush=True)
 
     t0 = time.perf_counter()
-    graph = Batch(model, args.batch_size)
+    graph = BatchGraph(model, args.batch_size)
     built = time.perf_counter() - t0
     history = train(model, graph, split, args.epochs, args.lr, args.seed, report)
     seconds = time.perf_counter() - t0

@@ -1,0 +1,241 @@
+"""Handles: a Value is a node index into the arena, and here is how it gets one.
+
+One Value per node at a time (_live), so that _prev hands out the very objects the
+user holds; when a Value dies its node is released in C, a batch at a time. The
+methods of every op (_binary, _unary) are written flat here: one C call and one
+small Python object per op, because a Python call costs more than the C work.
+
+Internal: micrograd.engine is the face.
+"""
+import threading
+import time
+import weakref
+
+from micrograd._core import (_EXC, _arena, _check, _is_nary, _node_fields, _number, _op_error,
+                             _op_name, _read, _strerror, ffi, lib)
+
+Value = None    # engine.py's Value, set there once it exists: the class ops make
+
+_push = lib.mg_use_push
+_PYTHON_INDEX = lib.MG_PYTHON_INDEX
+_INDEX_MASK = lib.MG_INDEX_MASK
+# _live[i]: a weak reference to node i's Value, so that _prev hands out the same
+# Python object for a node while that object is alive. _dead: the references of
+# Values that died; their nodes are released in C a batch at a time (one call, not
+# one per node), before any memory is needed and before stats are read.
+_live = [None] * 1024
+_dead = []
+# Deaths per release. Small enough that the dead references are freed before the
+# garbage collector's youngest generation (700 objects by default in CPython 3.11)
+# fills up and moves them to older ones, whose collections cost more (measured:
+# benchmarks/RESULTS.md, the build rows).
+_BATCH = 256
+_flushing = threading.RLock()   # (a finalizer inside a release may need one too)
+_handles = threading.RLock()    # _live's entries: taken by _value_of and _flush
+# _python[i]: a weak reference to the Value of node i whose _backward is Python code
+# (micrograd._pyops); pruned here when that Value dies.
+_python = {}
+
+
+def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead,
+           _live=_live, _handles=_handles, _python=_python):
+    # what it uses is bound here, so that it still works while the interpreter shuts down
+    if not _lock.acquire(blocking=wait):
+        return                                  # another thread is at it
+    try:
+        n = len(_dead)
+        refs = _dead[:n]
+        del _dead[:n]                           # other threads append after n
+        batch = [ref.i for ref in refs]
+        with _handles:      # no newer Value can have an entry there (see _value_of)
+            for i in batch:
+                _live[i] = None
+            if _python:     # the Python rules of the Values that died
+                for i in batch:
+                    if i in _python and _python[i]() is None:
+                        del _python[i]
+        _check(_release(batch, n))
+    finally:
+        _lock.release()
+
+
+class _Ref(weakref.ref):
+    """_live's weak reference to a Value; i is its node. When the Value dies, CPython
+    clears the reference (so _value_of can no longer hand it out) and calls
+    _dead.append(ref) in C: no Python code runs per death. (A Value dies with its
+    reference cleared before any __del__ of a subclass runs, when the cyclic GC frees
+    it; a __del__ that resurrects a Value leaves it without a node.)"""
+    __slots__ = ("i",)
+
+
+def _binary(op, op_value=None, rhs=lib.MG_CONST):
+    """The method `self op other` of micrograd's Value: op_value(self, other) for a
+    Value other (default op), else op(self, rhs) with the number as the argument
+    (rhs MG_CONST: the number becomes a leaf, in C; -1: it is the exponent)."""
+    op_value = op_value or op
+    push, new, ref, died, live, dead, python_bit = (_push, object.__new__, _Ref, _dead.append,
+                                                    _live, _dead, _PYTHON_INDEX)
+
+    def method(self, other):
+        if len(dead) >= _BATCH:         # release what died, a batch at a time
+            _flush()
+        if isinstance(other, Value):
+            i = push(op_value, self._i, other._i, 0.0, False)
+        elif type(other) is float or type(other) is int:   # an int is taken as float() does
+            i = push(op, self._i, rhs, other, type(other) is int)
+        elif hasattr(type(other), "__float__") or hasattr(type(other), "__index__"):
+            i = push(op, self._i, rhs, *_number(other))     # numpy numbers
+        else:
+            return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
+        if 0 <= i < python_bit:         # a new node, with no Python code below it
+            v = new(Value)
+            v._i = i
+            r = ref(v, died)
+            r.i = i
+            try:
+                live[i] = r
+            except IndexError:          # the arena grew
+                _grow_live(i)
+                live[i] = r
+            return v
+        if isinstance(other, Value):
+            return _wrap(i, push, (op_value, self._i, other._i, 0.0, False), (self, other))
+        return _wrap(i, push, (op, self._i, rhs, *_number(other)), (self,))
+    return method
+
+
+def _unary(op):
+    """The method `self.op()` of micrograd's Value (relu, tanh, ...)."""
+    push, new, ref, died, live, dead, python_bit = (_push, object.__new__, _Ref, _dead.append,
+                                                    _live, _dead, _PYTHON_INDEX)
+
+    def method(self):
+        if len(dead) >= _BATCH:
+            _flush()
+        i = push(op, self._i, -1, 0.0, False)
+        if 0 <= i < python_bit:         # as in _binary
+            v = new(Value)
+            v._i = i
+            r = ref(v, died)
+            r.i = i
+            try:
+                live[i] = r
+            except IndexError:
+                _grow_live(i)
+                live[i] = r
+            return v
+        return _wrap(i, push, (op, self._i, -1, 0.0, False), (self,))
+    return method
+
+
+def _grow_live(i):
+    _live.extend([None] * (i + 1))
+
+
+def _wrap(i, push, args, keep, cls=None):
+    """The Value of what push(*args) returned as i, where that was not a plain new
+    node: an error (raised, or retried once if dead nodes may free room), or a node
+    with Python code below it, whose Value keeps its operands' Values `keep` (a tuple,
+    or a function that makes it: they hold that code)."""
+    if i < 0:
+        i = _retry(i, push, args)
+    python = i & _PYTHON_INDEX
+    v = _new_handle(i & _INDEX_MASK, cls)
+    if python:
+        v._keep = keep() if callable(keep) else keep
+    return v
+
+
+def _new_node(push, *args, keep=(), cls=None):
+    """The Value of the new node push(_arena, *args) (mg_dot, mg_push_n, mg_push_py; of
+    mg_leaves, the first leaf's), after releasing what died; it keeps `keep` if the node
+    has Python code below it."""
+    if len(_dead) >= _BATCH:
+        _flush()
+    args = (_arena, *args)
+    return _wrap(push(*args), push, args, keep, cls)
+
+
+def _retry(i, push, args):
+    """push(*args) failed with status -i: raise, or once more if dead nodes may free room."""
+    if i == -lib.MG_ENOMEM:
+        _flush(wait=True)
+        i = push(*args)
+    if i < 0:
+        _check(-i, _op_error(-i, *args) if push is _push else None)
+    return i
+
+
+def _leaf(x, cls=None):
+    if len(_dead) >= _BATCH:
+        _flush()
+    x, is_int = (x, False) if type(x) is float else _number(x)
+    i = _push(lib.MG_LEAF, -1, -1, x, is_int)
+    if i >= 0:                  # (a leaf has no Python code below it)
+        return _new_handle(i, cls)
+    return _wrap(i, _push, (lib.MG_LEAF, -1, -1, x, is_int), (), cls)
+
+
+def _value_of(i, keep=None):
+    """The live Value of node i, or a new one holding its own reference (and keeping
+    `keep`, unless None)."""
+    while True:
+        with _handles:                  # one handle per node, whichever thread asks
+            ref = _live[i]
+            v = ref() if ref is not None else None
+            if v is not None:
+                return v
+            if ref is None:
+                _check(lib.mg_retain(_arena, i))
+                v = _new_handle(i)
+                if keep is not None:
+                    v._keep = keep
+                return v
+        # the entry of a Value that died: release it first, so that its release
+        # (which clears the entry) cannot clear the new Value's; if its death is not
+        # queued yet (other weak references' callbacks run first), let them finish
+        _flush(wait=True)
+        time.sleep(0)
+
+
+def _new_handle(i, cls=None, _died=_dead.append):
+    """A new Value for node i, which holds a reference for it: _binary's last lines.
+    (_died is bound once: a bound method made per call would live as long as the
+    weak reference, 80 B a Value.)"""
+    v = object.__new__(cls or Value)
+    v._i = i
+    r = _Ref(v, _died)
+    r.i = i
+    if i >= len(_live):
+        _grow_live(i)
+    _live[i] = r
+    return v
+
+
+def _replay_error(status, i):
+    """forward() failed at node i: the exception the eager op would raise, naming it."""
+    if i < 0:                       # not an op's fault: out of memory for the kept order
+        _check(status)
+    if status == lib.MG_EPYTHON:
+        ref = _live[i]
+        name = getattr(ref() if ref is not None else None, "_op_text", "an op")
+        raise ValueError(f"forward() cannot replay {name!r}, an op defined in Python (its "
+                         "forward is your Python code): build the graph anew")
+    op, lhs, rhs = _node_fields(i)
+    message = None
+    if not _is_nary(op):
+        arg = _read(i, lib.MG_ARG)
+        message = _op_error(status, op, lhs, rhs, float(arg), type(arg) is int)
+    raise _EXC.get(status, RuntimeError)(
+        "forward(): " + (message or f"{_strerror(status)} in {_op_name(op)!r}"))
+
+
+def stats():
+    """The arena's live nodes, capacity and bytes, the children of n-ary nodes
+    (edges) and the kept orders of forward() (plans), for tests and benchmarks."""
+    _flush(wait=True)
+    s = ffi.new("mg_stats *")
+    lib.mg_arena_stats(_arena, s)
+    return {"live": s.live, "cap": s.cap, "bytes": s.bytes, "bytes_per_node": s.bytes_per_node,
+            "edges": s.edges, "edge_bytes": s.edge_bytes, "plans": s.plans,
+            "plan_bytes": s.plan_bytes}

@@ -1,0 +1,69 @@
+"""Ops defined in Python, micrograd's way: Value(data, children, op) makes a node whose
+data is given, and `out._backward = fn` gives a node a rule of Python code, which
+backward() calls at the node's turn (docs/ARCHITECTURE.md, "Python code in the graph").
+
+Internal: micrograd.engine is the face.
+"""
+import weakref
+
+from micrograd import _handles
+from micrograd._core import _arena, _check, _number, ffi, lib
+from micrograd._handles import _handles as _lock, _new_node, _python
+
+
+def python_op(data, children, op, cls):
+    """micrograd's Value(data, _children, _op): a node over the given Values whose
+    data is given and whose backward is whatever Python function the caller
+    assigns to its _backward (none: nothing, as micrograd's lambda: None)."""
+    kids = tuple(children)
+    for v in kids:
+        if not isinstance(v, _handles.Value):
+            raise TypeError(f"the children of a Value must be Values, not {type(v).__name__!r}")
+    x, is_int = _number(data)
+    v = _new_node(lib.mg_push_py, [v._i for v in kids], len(kids), x, is_int, keep=kids, cls=cls)
+    v._op_text = str(op)
+    return v
+
+
+def set_rule(v, rule):
+    """v._backward = rule: the node's backward becomes Python code (MG_PYTHON)."""
+    if not callable(rule):
+        raise TypeError(f"_backward must be callable, not {type(rule).__name__!r}")
+    _check(lib.mg_set(_arena, v._i, lib.MG_PYSTATE, 0.0, True))
+    v._python_rule = rule
+    with _lock:
+        _python[v._i] = weakref.ref(v)
+
+
+def del_rule(v):
+    """del v._backward: back to the node's C rule."""
+    if not hasattr(v, "_python_rule"):
+        raise AttributeError("this Value has no _backward of Python code to delete")
+    del v._python_rule
+    with _lock:
+        _python.pop(v._i, None)
+
+
+def backward(root):
+    """backward() over a graph with Python code: C runs the built-in rules between
+    the nodes whose _backward is Python code, and Python calls those, in reverse
+    topological order, with no lock held (they read and write grads)."""
+    n = lib.mg_order(_arena, root, ffi.NULL, 0)
+    if n < 0:
+        _check(-n)
+    order = ffi.new("int32_t[]", n)
+    if lib.mg_order(_arena, root, order, n) != n:   # the graph below root cannot change
+        raise RuntimeError("backward(): the graph changed while it was being ordered")
+    with _lock:
+        rules = {i: v for i, ref in _python.items() if (v := ref()) is not None}
+    idx = list(rules)
+    pos = ffi.new("int32_t[]", len(idx))
+    found = lib.mg_find(_arena, order, n, idx, len(idx), pos)
+    if found < 0:
+        _check(-found)
+    top = n                         # order[top:] is done
+    for k in pos[0:found]:          # the Python rules' positions, last first
+        _check(lib.mg_backward_nodes(_arena, order + k + 1, top - k - 1))  # C, above k
+        rules[order[k]]._python_rule()
+        top = k
+    _check(lib.mg_backward_nodes(_arena, order, top))
