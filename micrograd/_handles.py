@@ -84,7 +84,10 @@ def _binary(op, op_value=None, rhs=lib.MG_CONST):
         elif type(other) is float or type(other) is int:   # an int is taken as float() does
             i = push(op, self._i, rhs, other, type(other) is int)
         elif hasattr(type(other), "__float__") or hasattr(type(other), "__index__"):
-            i = push(op, self._i, rhs, *_number(other))     # numpy numbers
+            try:
+                i = push(op, self._i, rhs, *_number(other))     # numpy numbers
+            except TypeError:   # an array of many: numpy applies the op elementwise
+                return NotImplemented
         else:
             return NotImplemented   # v + 'a': Python's "unsupported operand type(s) for +"
         if 0 <= i < python_bit:         # a new node, with no Python code below it
@@ -126,6 +129,14 @@ def _unary(op):
             return v
         return _wrap(i, push, (op, self._i, -1, 0.0, False), (self,))
     return method
+
+
+def _name_methods(cls):
+    """Give the methods _binary and _unary made their names in cls, so that Python's
+    messages say 'Value.__pow__() takes 2 positional arguments', as micrograd's do."""
+    for name, method in vars(cls).items():
+        if getattr(method, "__qualname__", "").startswith(("_binary.", "_unary.")):
+            method.__name__, method.__qualname__ = name, f"{cls.__name__}.{name}"
 
 
 def _grow_live(i):

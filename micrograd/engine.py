@@ -282,3 +282,4 @@ def logsumexp(values):
 
 
 _handles.Value = Value      # the class of the Values that ops make
+_handles._name_methods(Value)

@@ -83,3 +83,35 @@ def test_python_raises_the_same_types_for_the_same_math():
                    (lambda: 10.0 ** 400, OverflowError), (lambda: 0.0 ** -1, ZeroDivisionError)]:
         with pytest.raises(exc):
             f()
+
+
+@pytest.mark.parametrize("expr", ["v + a", "v - a", "v * a", "v / a", "v ** a",
+                                  "a + v", "a - v", "a * v", "a / v"])
+def test_a_value_and_a_numpy_array_go_elementwise_on_either_side(expr):
+    """numpy applies the op to each element, giving an array of Values (micrograd's
+    `a + v` does the same; its `v + a` holds the whole array as one Value's data,
+    which a float64 node cannot): all four operators alike, on both sides."""
+    np = pytest.importorskip("numpy")
+    a = np.array([1.5, 2.0, 4.0])
+    out = eval(expr, {}, {"v": Value(2.0), "a": a})
+    assert isinstance(out, np.ndarray) and out.shape == a.shape
+    for k, x in enumerate(a):
+        one = eval(expr, {}, {"v": Value(2.0), "a": float(x)})
+        assert isinstance(out[k], Value) and out[k].data == one.data
+
+
+@pytest.mark.parametrize("code", ["pow(Value(2.0), 2, 5)", "Value(2.0).relu(1)",
+                                  "Value(2.0).__add__()", "Value(2.0).__mul__(1, 2)"])
+def test_a_wrong_number_of_arguments_names_the_method_as_micrograd(code):
+    from oracle import run_original
+    with pytest.raises(TypeError) as info:
+        eval(code, {}, {"Value": Value})
+    theirs = run_original(f"""
+        from micrograd.engine import Value
+        try:
+            {code}
+            result = None
+        except TypeError as e:
+            result = str(e)
+        """)
+    assert str(info.value) == theirs
