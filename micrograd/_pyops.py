@@ -64,6 +64,10 @@ def backward(root):
     top = n                         # order[top:] is done
     for k in pos[0:found]:          # the Python rules' positions, last first
         _check(lib.mg_backward_nodes(_arena, order + k + 1, top - k - 1))  # C, above k
-        rules[order[k]]._python_rule()
+        rule = getattr(rules[order[k]], "_python_rule", None)
+        if rule is None:            # deleted by another thread since: the C rule
+            _check(lib.mg_backward_nodes(_arena, order + k, 1))
+        else:
+            rule()
         top = k
     _check(lib.mg_backward_nodes(_arena, order, top))

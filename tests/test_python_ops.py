@@ -369,3 +369,39 @@ def test_a_subclass_makes_its_own_python_ops_and_op_labels_can_be_set():
     z = x * 3
     z._op = 'times three'
     assert z._op == 'times three' and (x * 3)._op == '*'
+
+
+def test_backward_racing_del_backward_in_another_thread_uses_the_rule_or_not():
+    """Issue 20 (12): `del x._backward` while another thread runs backward() over x: that
+    backward runs x's Python rule or its C rule, never an error naming our internals."""
+    import sys
+    import threading
+    import time
+    x = Value(0.5)
+    y = x
+    for _ in range(50):
+        y = (y * 1.01).tanh() + x
+    errors, stop = [], time.time() + 1.5
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+
+    def toggle():
+        while time.time() < stop:
+            x._backward = lambda: None
+            del x._backward
+
+    def backward():
+        while time.time() < stop:
+            try:
+                y.backward()
+            except Exception as e:      # noqa: BLE001 -- any error is the failure
+                errors.append(repr(e))
+    try:
+        threads = [threading.Thread(target=toggle), threading.Thread(target=backward)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
