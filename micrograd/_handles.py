@@ -143,7 +143,7 @@ def _grow_live(i):
     _live.extend([None] * (i + 1))
 
 
-def _wrap(i, push, args, keep, cls=None):
+def _wrap(i, push, args, keep, cls=None, into=None):
     """The Value of what push(*args) returned as i, where that was not a plain new
     node: an error (raised, or retried once if dead nodes may free room), or a node
     with Python code below it, whose Value keeps its operands' Values `keep` (a tuple,
@@ -151,20 +151,20 @@ def _wrap(i, push, args, keep, cls=None):
     if i < 0:
         i = _retry(i, push, args)
     python = i & _PYTHON_INDEX
-    v = _new_handle(i & _INDEX_MASK, cls)
+    v = _new_handle(i & _INDEX_MASK, cls, into)
     if python:
         v._keep = keep() if callable(keep) else keep
     return v
 
 
-def _new_node(push, *args, keep=(), cls=None):
+def _new_node(push, *args, keep=(), cls=None, into=None):
     """The Value of the new node push(_arena, *args) (mg_dot, mg_push_n, mg_push_py; of
     mg_leaves, the first leaf's), after releasing what died; it keeps `keep` if the node
-    has Python code below it."""
+    has Python code below it. into: the Value to give the node to (see _new_handle)."""
     if len(_dead) >= _BATCH:
         _flush()
     args = (_arena, *args)
-    return _wrap(push(*args), push, args, keep, cls)
+    return _wrap(push(*args), push, args, keep, cls, into)
 
 
 def _retry(i, push, args):
@@ -177,14 +177,14 @@ def _retry(i, push, args):
     return i
 
 
-def _leaf(x, cls=None):
+def _leaf(x, cls=None, into=None):
     if len(_dead) >= _BATCH:
         _flush()
     x, is_int = (x, False) if type(x) is float else _number(x)
     i = _push(lib.MG_LEAF, -1, -1, x, is_int)
     if i >= 0:                  # (a leaf has no Python code below it)
-        return _new_handle(i, cls)
-    return _wrap(i, _push, (lib.MG_LEAF, -1, -1, x, is_int), (), cls)
+        return _new_handle(i, cls, into)
+    return _wrap(i, _push, (lib.MG_LEAF, -1, -1, x, is_int), (), cls, into)
 
 
 def _value_of(i, keep=None):
@@ -209,11 +209,15 @@ def _value_of(i, keep=None):
         time.sleep(0)
 
 
-def _new_handle(i, cls=None, _died=_dead.append):
+def _new_handle(i, cls=None, into=None, _died=_dead.append, _refs=weakref.getweakrefcount):
     """A new Value for node i, which holds a reference for it: _binary's last lines.
+    into: an object of a Value class to be that Value (Value.__init__'s self); if it
+    had a node already (a second __init__), it lets go of that one and what it held.
     (_died is bound once: a bound method made per call would live as long as the
     weak reference, 80 B a Value.)"""
-    v = object.__new__(cls or Value)
+    v = object.__new__(cls or Value) if into is None else into
+    if into is not None and _refs(into):    # (a new object has no weak reference yet)
+        _let_go(into)
     v._i = i
     r = _Ref(v, _died)
     r.i = i
@@ -221,6 +225,25 @@ def _new_handle(i, cls=None, _died=_dead.append):
         _grow_live(i)
     _live[i] = r
     return v
+
+
+# what a Value keeps in its __dict__ for its node (not the user's attributes)
+_INTERNAL = ("_keep", "_python_rule", "_op_text")
+
+
+def _let_go(v):
+    """v no longer stands for its node: drop its registry entry (whose weak reference
+    then dies without a callback), what it kept for the node, and its reference."""
+    i = getattr(v, "_i", None)
+    if i is None:           # not a Value yet (a weak reference made before __init__)
+        return
+    with _handles:
+        if _live[i] is not None and _live[i]() is v:
+            _live[i] = None
+        _python.pop(i, None)
+    for name in _INTERNAL:
+        v.__dict__.pop(name, None)
+    _check(lib.mg_use_release([i], 1))
 
 
 def _replay_error(status, i):

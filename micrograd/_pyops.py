@@ -11,18 +11,17 @@ from micrograd._core import _arena, _check, _number, ffi, lib
 from micrograd._handles import _handles as _lock, _new_node, _python
 
 
-def python_op(data, children, op, cls):
-    """micrograd's Value(data, _children, _op): a node over the given Values whose
-    data is given and whose backward is whatever Python function the caller
-    assigns to its _backward (none: nothing, as micrograd's lambda: None)."""
+def python_op(v, data, children, op):
+    """micrograd's Value(data, _children, _op), made into v: a node over the given
+    Values whose data is given and whose backward is whatever Python function the
+    caller assigns to its _backward (none: nothing, as micrograd's lambda: None)."""
     kids = tuple(children)
-    for v in kids:
-        if not isinstance(v, _handles.Value):
-            raise TypeError(f"the children of a Value must be Values, not {type(v).__name__!r}")
+    for c in kids:
+        if not isinstance(c, _handles.Value):
+            raise TypeError(f"the children of a Value must be Values, not {type(c).__name__!r}")
     x, is_int = _number(data)
-    v = _new_node(lib.mg_push_py, [v._i for v in kids], len(kids), x, is_int, keep=kids, cls=cls)
+    _new_node(lib.mg_push_py, [c._i for c in kids], len(kids), x, is_int, keep=kids, into=v)
     v._op_text = str(op)
-    return v
 
 
 def set_rule(v, rule):

@@ -42,19 +42,17 @@ class Value:
     # (see _backward) and _op_text (an op defined in Python).
     __slots__ = ("_i", "__dict__", "__weakref__")
 
-    def __new__(cls, data, _children=(), _op="", label=""):
+    def __init__(self, data, _children=(), _op="", label=""):
+        # the node is made here, as micrograd sets its fields here: a subclass's own
+        # __init__ calling super().__init__(data * 2) gets a leaf holding data * 2
         if _children:           # an op defined in Python, micrograd's way (see _backward)
-            self = _pyops.python_op(data, _children, _op, cls)
+            _pyops.python_op(self, data, _children, _op)
         else:
-            self = _leaf(data, cls)
+            _leaf(data, into=self)
             if _op:
                 self._op_text = str(_op)
         if label:
             self.label = label
-        return self
-
-    def __init__(self, data, _children=(), _op="", label=""):
-        pass    # __new__ made the node; here for subclasses calling super().__init__(...)
 
     __add__ = _binary(MG_ADD)
     __mul__ = _binary(MG_MUL)
@@ -212,8 +210,17 @@ class Value:
     def _op(self, text):
         self._op_text = str(text)
 
-    def __reduce__(self):
-        return (Value, (self.data, (), "", self.label))
+    def __reduce__(self):   # copy, deepcopy, pickle: a new leaf, of the same class
+        state = {k: x for k, x in vars(self).items() if k not in _handles._INTERNAL}
+        return (_copy_of, (type(self), self.data, self.label), state or None)
+
+
+def _copy_of(cls, data, label):
+    """A new leaf of class cls holding data and label (its __init__ is not called, as
+    pickle calls none): what copy and pickle make of a Value; then its attributes."""
+    v = object.__new__(cls)
+    Value.__init__(v, data, label=label)
+    return v
 
 
 def dot(ws, xs, start, fused=False):

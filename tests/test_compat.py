@@ -143,3 +143,57 @@ def test_a_subclass_of_value_makes_its_own_leaves_and_ops_make_values():
     assert type(x) is Named and x.hello() == "hi" and x.label == "x"
     assert type(y) is Value and y.data == 6.0
     assert x in y._prev
+
+
+SUBCLASSES = '''
+import copy, pickle
+class Named(Value):                 # an __init__ of its own, another signature
+    def __init__(self, data, name):
+        super().__init__(data)
+        self.name = name
+class Scaled(Value):                # what it passes to super() is what is stored
+    def __init__(self, data):
+        super().__init__(data * 2)
+class Kw(Value):                    # keyword-only
+    def __init__(self, *, data):
+        super().__init__(data)
+class P(Value):
+    pass
+n, s, k, p = Named(1.5, "w1"), Scaled(1.0), Kw(data=3), P(2.0)
+p.tag = "mine"
+result = {
+    "named": [n.data, n.name, n.grad, n._op, len(n._prev), type(n).__name__],
+    "scaled": [s.data, type(s).__name__], "kw": [k.data, k.grad],
+    "op result": type(p * 2).__name__, "sum": (n + s * k).data,
+    "copies": [[type(c).__name__, c.data, c.tag] for c in (copy.copy(p), copy.deepcopy(p))],
+    "named copy": [type(c).__name__, c.data, c.name] if (c := copy.deepcopy(n)) else None,
+}
+v = Value(4.0); w = v * 3; w.backward(); Value.__init__(w, 5.0)   # __init__ again: a new leaf
+result["again"] = [w.data, w.grad, len(w._prev), w._op, v.grad]
+'''
+
+
+def test_subclasses_with_their_own_init_behave_as_micrograds():
+    """Issue 20 (8): Value.__init__ is where a node gets its data, so a subclass's own
+    __init__ (another signature, keyword-only, super().__init__(data * 2)) works as in
+    micrograd, copies keep the subclass and its attributes, and __init__ again makes
+    a new leaf, as micrograd's resets a Value."""
+    ours = {}
+    exec(SUBCLASSES, {"Value": Value, "result": None}, ours)
+    theirs = run_original("from micrograd.engine import Value\n" + SUBCLASSES)
+    assert ours["result"] == theirs
+
+
+def test_a_pickled_subclass_comes_back_as_itself_with_its_attributes():
+    import pickle
+    v = PickledName(2.5, "w")
+    back = pickle.loads(pickle.dumps(v))
+    assert type(back) is PickledName and (back.data, back.name, back.grad) == (2.5, "w", 0)
+    back.data = 7.0
+    assert v.data == 2.5                # a new leaf, not the same node
+
+
+class PickledName(Value):               # module level, as pickle needs
+    def __init__(self, data, name):
+        super().__init__(data)
+        self.name = name
