@@ -7,6 +7,7 @@ small Python object per op, because a Python call costs more than the C work.
 
 Internal: micrograd.engine is the face.
 """
+import os
 import threading
 import time
 import weakref
@@ -32,6 +33,10 @@ _dead = []
 _BATCH = 256
 _flushing = threading.RLock()   # (a finalizer inside a release may need one too)
 _handles = threading.RLock()    # _live's entries: taken by _value_of and _flush
+if hasattr(os, "register_at_fork"):     # a fork's child has only the forking thread:
+    # a lock another thread held at the fork would stay held in the child for ever
+    os.register_at_fork(after_in_child=lambda: (_flushing._at_fork_reinit(),
+                                                _handles._at_fork_reinit()))
 # _python[i]: a weak reference to the Value of node i whose _backward is Python code
 # (micrograd._pyops); pruned here when that Value dies.
 _python = {}
