@@ -233,7 +233,7 @@ def _new_handle(i, cls=None, into=None, _died=_dead.append, _refs=weakref.getwea
 
 
 # what a Value keeps in its __dict__ for its node (not the user's attributes)
-_INTERNAL = ("_keep", "_python_rule", "_op_text")
+_INTERNAL = ("_keep", "_walked", "_python_rule", "_op_text")
 
 
 def _let_go(v):

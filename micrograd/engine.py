@@ -37,9 +37,9 @@ class Value:
     """ stores a single scalar value and its gradient """
     # __dict__: attributes of the user's own, as on micrograd's Value, and ours only where
     # needed: _keep, the Values this one keeps alive: its operands where Python code lies
-    # below (a Python _backward must outlive the Value it was set on), and after a walk
-    # of _prev, its children, so that the next walk meets the same objects; _python_rule
-    # (see _backward) and _op_text (an op defined in Python).
+    # below (a Python _backward must outlive the Value it was set on); _walked, after a
+    # walk of _prev, its children, so that the next walk meets the same objects;
+    # _python_rule (see _backward) and _op_text (an op defined in Python).
     __slots__ = ("_i", "__dict__", "__weakref__")
 
     def __init__(self, data, _children=(), _op="", label=""):
@@ -183,18 +183,15 @@ class Value:
     def _prev(self):
         """The child Values, as a set: for graph drawing and debugging. The same
         objects every time while this Value lives (it keeps them)."""
-        kids = _kids(self._i)
-        try:
-            held = self._keep
-        except AttributeError:
-            held = ()
-        if [v._i for v in held[:len(kids)]] != kids:
-            # new handles for nodes made in C along with this one (a constant, the
-            # sums of dot()) keep what this one kept, where Python code lies below
-            keep = held if lib.mg_is_int(_arena, self._i, lib.MG_PYSTATE) else None
-            held = tuple(_value_of(c, keep) for c in kids) + held
-            self._keep = held
-        return set(held[:len(kids)])
+        kids, mine = _kids(self._i), self.__dict__
+        walked = mine.get("_walked", ())
+        if [v._i for v in walked] != kids:
+            # new handles for nodes made in C along with this one (a constant, the sums
+            # of dot()) share what this one keeps, where Python code lies below
+            keep = mine.get("_keep", ()) if lib.mg_is_int(_arena, self._i, lib.MG_PYSTATE) \
+                else None
+            walked = self._walked = tuple(_value_of(c, keep) for c in kids)
+        return set(walked)
 
     @property
     def _op(self):

@@ -405,3 +405,30 @@ def test_backward_racing_del_backward_in_another_thread_uses_the_rule_or_not():
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_walking_prev_over_python_ops_keeps_memory_linear_in_the_graph():
+    """Issue 20 (3): a plain dot over inputs from an op defined in Python, walked as the
+    lecture walks: the handles the walk makes share what their parent keeps (its
+    operands), so what the walk retains grows as the nodes walked, not as their square
+    (515 MB at 4,000 inputs when each level kept a copy of its parent's tuple)."""
+    import tracemalloc
+
+    def retained_per_node(n):
+        x = Value(0.3)
+        y = dot([Value(0.5) for _ in range(n)], [sin(x) for _ in range(n)], Value(0.0))
+        gc.collect()
+        tracemalloc.start()
+        try:
+            seen, stack = {y}, [y]
+            while stack:
+                for c in stack.pop()._prev:
+                    if c not in seen:
+                        seen.add(c)
+                        stack.append(c)
+            return tracemalloc.get_traced_memory()[0] / len(seen)
+        finally:
+            tracemalloc.stop()
+
+    small, large = retained_per_node(500), retained_per_node(4000)
+    assert large < 1.5 * small and large < 1000     # bytes a node walked: flat in n
