@@ -7,6 +7,7 @@ small Python object per op, because a Python call costs more than the C work.
 
 Internal: micrograd.engine is the face.
 """
+import functools
 import os
 import threading
 import time
@@ -52,9 +53,10 @@ def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead
         refs = _dead[:n]
         del _dead[:n]                           # other threads append after n
         batch = [ref.i for ref in refs]
-        with _handles:      # no newer Value can have an entry there (see _value_of)
-            for i in batch:
-                _live[i] = None
+        with _handles:
+            for ref in refs:    # unless a newer Value has the entry (see _value_of)
+                if _live[ref.i] is ref:
+                    _live[ref.i] = None
             if _python:     # the Python rules of the Values that died
                 for i in batch:
                     if i in _python and _python[i]() is None:
@@ -194,24 +196,18 @@ def _leaf(x, cls=None, into=None):
 
 def _value_of(i, keep=None):
     """The live Value of node i, or a new one holding its own reference (and keeping
-    `keep`, unless None)."""
-    while True:
-        with _handles:                  # one handle per node, whichever thread asks
-            ref = _live[i]
-            v = ref() if ref is not None else None
-            if v is not None:
-                return v
-            if ref is None:
-                _check(lib.mg_retain(_arena, i))
-                v = _new_handle(i)
-                if keep is not None:
-                    v._keep = keep
-                return v
-        # the entry of a Value that died: release it first, so that its release
-        # (which clears the entry) cannot clear the new Value's; if its death is not
-        # queued yet (other weak references' callbacks run first), let them finish
-        _flush(wait=True)
-        time.sleep(0)
+    `keep`, unless None). A Value that died may still have the entry, its release not
+    yet done (or its death not yet queued, while other weak references' callbacks run):
+    the new Value takes the entry, and that release will not clear it (_flush)."""
+    with _handles:                      # one handle per node, whichever thread asks
+        ref = _live[i]
+        v = ref() if ref is not None else None
+        if v is None:
+            _check(lib.mg_retain(_arena, i))
+            v = _new_handle(i)
+            if keep is not None:
+                v._keep = keep
+        return v
 
 
 def _new_handle(i, cls=None, into=None, _died=_dead.append, _refs=weakref.getweakrefcount):
@@ -230,6 +226,30 @@ def _new_handle(i, cls=None, into=None, _died=_dead.append, _refs=weakref.getwea
         _grow_live(i)
     _live[i] = r
     return v
+
+
+def _keeping_node(user_del):
+    """A subclass's __del__, made safe to resurrect a Value. When the cyclic garbage
+    collector frees a Value, CPython clears its weak reference (queueing its node's
+    release) before any __del__ runs; so first the Value takes its node back with a
+    reference of its own, and then it keeps its node if __del__ resurrects it, or
+    releases it when it dies for good. If the node was released already (other code
+    ran in between), the Value is left without one: every use of it fails."""
+    @functools.wraps(user_del)
+    def __del__(self):
+        i = getattr(self, "_i", None)
+        with _handles:
+            ref = _live[i] if i is not None else None
+            if ref is not None and ref() is None:       # its release is pending
+                _check(lib.mg_retain(_arena, i))
+                _live[i] = _Ref(self, _dead.append)     # its entry again, as _new_handle's
+                _live[i].i = i
+                if "_python_rule" in self.__dict__:
+                    _python[i] = weakref.ref(self)
+            elif i is not None and (ref is None or ref() is not self):    # released
+                del self._i
+        user_del(self)
+    return __del__
 
 
 # what a Value keeps in its __dict__ for its node (not the user's attributes)

@@ -54,6 +54,11 @@ class Value:
         if label:
             self.label = label
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__del__" in vars(cls):     # it may resurrect a Value: see _keeping_node
+            cls.__del__ = _handles._keeping_node(cls.__del__)
+
     __add__ = _binary(MG_ADD)
     __mul__ = _binary(MG_MUL)
 

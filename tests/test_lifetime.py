@@ -1,0 +1,91 @@
+"""A Value's death, seen by code of the user's that runs around it (issue 20, 6 and 7).
+
+A weak reference callback (weakref.finalize) may walk a graph that contains the dying
+Value's node; a subclass's __del__ may resurrect a Value that the cyclic garbage
+collector frees. Neither may hang, alias another node, or lose a release. Each case
+runs in a fresh process under a timeout, so a hang is a failure.
+"""
+import subprocess
+import sys
+import textwrap
+
+
+def run(code, timeout=120):
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
+def test_a_finalizer_walking_a_graph_that_holds_the_dying_value_does_not_hang():
+    assert run("""
+        import weakref
+        from micrograd.engine import Value, stats
+        base = stats()["live"]
+        a = Value(1.0)
+        b = a * 2
+        c = b + 1
+        seen = []
+        weakref.finalize(b, lambda: seen.append(sorted(v.data for v in c._prev)))
+        del b                           # c still holds b's node: the walk gets a new Value
+        assert seen == [[1, 2.0]], seen
+        del c
+        assert stats()["live"] == base + 1, (stats()["live"], base)   # a's node, no more
+        print("ok")
+        """) == ["ok"]
+
+
+def test_a_value_resurrected_by_del_in_a_cycle_keeps_its_own_node():
+    assert run("""
+        import gc
+        from micrograd.engine import Value, stats
+        saved = []
+        class V(Value):
+            def __del__(self):
+                saved.append(self)      # resurrect it (an object pool, a debug list)
+        v = V(1.25)
+        v.me = v                        # a reference cycle: the cyclic GC frees it
+        del v
+        gc.collect()
+        stats()                         # release every death queued
+        others = [Value(100.0 + k) for k in range(10)]      # free slots are reused now
+        r = saved[0]
+        assert r.data == 1.25 and (r * 2).data == 2.5
+        r.data = -7.0
+        assert [o.data for o in others] == [100.0 + k for k in range(10)]
+        base = stats()["live"]
+        r.me = None
+        del r, saved[:]                 # now it dies for good: its node is released
+        gc.collect()
+        assert stats()["live"] == base - 1
+        print("ok")
+        """) == ["ok"]
+
+
+def test_a_value_resurrected_after_its_node_was_released_fails_on_every_use():
+    out = run("""
+        import gc, weakref
+        from micrograd.engine import Value, stats
+        saved = []
+        class V(Value):
+            def __del__(self):
+                saved.append(self)
+        class Other:
+            pass
+        v, o = V(1.25), Other()
+        v.o, o.v = o, v                 # one cycle; o's finalizer runs before v's __del__
+        weakref.finalize(o, stats)      # ... and releases v's node (stats() flushes)
+        del v, o
+        gc.collect()
+        others = [Value(100.0 + k) for k in range(10)]
+        r = saved[0]
+        for use in (lambda: r.data, lambda: r * 2, lambda: setattr(r, "data", 1.0),
+                    lambda: r.backward()):
+            try:
+                use()
+                print("used")
+            except AttributeError:
+                print("refused")
+        assert [o.data for o in others] == [100.0 + k for k in range(10)]
+        """)
+    assert out == ["refused"] * 4
