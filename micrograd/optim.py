@@ -21,19 +21,25 @@ Decisions, tested:
 """
 import numbers
 
+from micrograd._checks import real
 from micrograd._mg import ffi, lib
 from micrograd.engine import Value, _arena, _check
 
+# The largest step count a state may hold: the largest a float64 counts exactly (Adam's
+# bias corrections take the step as a float64; torch's step is a float tensor). From
+# there, C's int64 count is 2**63 - 2**53 (9.2e18) steps from overflowing: centuries of
+# steps, so no step() can overflow it. Every other number that crosses into C is a double,
+# or a count of distinct Values (an int32, as the arena's indices are).
+MAX_STEP = 2**53
 
-def _real(x, name):
-    """x as a float; TypeError for anything but a real number (a bool included)."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, not {type(x).__name__!r}")
-    return float(x)
+
+def _float(x, name):
+    """x as a float: TypeError for anything but a real number, ValueError if too large."""
+    return float(real(x, name))
 
 
 def _nonnegative(x, name, message):
-    x = _real(x, name)
+    x = _float(x, name)
     if not 0.0 <= x:        # NaN too
         raise ValueError(f"{message}: {x}")
     return x
@@ -131,6 +137,19 @@ class Optimizer:
         _check(lib.mg_optim_load(c, *_m_v(moments), step))
         self._c, self._lr, self._hyper = c, lr, hyper
 
+    def __getstate__(self):
+        """For pickle and copy: every attribute but the C object, which is rebuilt from
+        state_dict(). So copy.deepcopy(opt) copies the parameters too (as it copies a
+        torch optimizer's), giving an optimizer over the copies: deepcopy a model and its
+        optimizer together, copy.deepcopy((model, opt)), for the copy to train the copied
+        model. copy.copy(opt) steps the same Values, with moments of its own."""
+        return {k: v for k, v in vars(self).items() if k != "_c"}, self.state_dict()
+
+    def __setstate__(self, state):
+        attributes, state_dict = state
+        vars(self).update(attributes)
+        self.load_state_dict(state_dict)
+
     def _parsed(self, state):
         if not isinstance(state, dict):
             raise TypeError(f"state_dict must be a dict, not {type(state).__name__!r}")
@@ -144,8 +163,10 @@ class Optimizer:
         lr = _nonnegative(state["lr"], "lr", "Invalid learning rate")
         hyper = self._checked(**{k: state[k] for k in self._hyper})
         step = state["step"]
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2**63:
-            raise ValueError(f"step must be an int >= 0, got {step!r}")
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) \
+                or not 0 <= step <= MAX_STEP:
+            raise ValueError(f"step must be an int >= 0 and <= 2**53 (MAX_STEP), got {step!r}")
+        step = int(step)
         n = len(self._params)
         moments = []
         for name in self._moments:
@@ -155,7 +176,7 @@ class Optimizer:
             if len(m) != n:
                 raise ValueError(f"{name} must be a list of {n} numbers (one per parameter), "
                                  f"got {len(m)}")
-            moments.append([_real(x, f"each of {name}") for x in m])
+            moments.append([_float(x, f"each of {name}") for x in m])
         return lr, hyper, step, moments
 
     def __repr__(self):
@@ -177,7 +198,7 @@ class SGD(Optimizer):
     @staticmethod
     def _checked(momentum, dampening, weight_decay, nesterov):
         momentum = _nonnegative(momentum, "momentum", "Invalid momentum value")
-        dampening = _real(dampening, "dampening")
+        dampening = _float(dampening, "dampening")
         weight_decay = _nonnegative(weight_decay, "weight_decay", "Invalid weight_decay value")
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov must be a bool, not {type(nesterov).__name__!r}")
@@ -204,7 +225,7 @@ class Adam(Optimizer):
         eps = _nonnegative(eps, "eps", "Invalid epsilon value")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair of numbers, not {betas!r}")
-        betas = tuple(_real(b, "each of betas") for b in betas)
+        betas = tuple(_float(b, "each of betas") for b in betas)
         for k, b in enumerate(betas):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {k}: {b}")
