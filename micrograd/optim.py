@@ -17,7 +17,11 @@ Decisions, tested:
 - state_dict() is plain Python data: the optimizer's name, its hyper-parameters,
   the step count and one list of floats per moment (one float per parameter, in
   parameter order). load_state_dict() takes the hyper-parameters too, as torch
-  does, and raises ValueError naming what is wrong, changing nothing.
+  does, and raises ValueError naming what is wrong, changing nothing: a number no
+  float64 holds (10**400) included, and a step count beyond C's int64 (MAX_STEP);
+  step() raises OverflowError rather than count past it.
+- An optimizer pickles and copies (copy.deepcopy copies its parameters too, as for
+  a torch optimizer: see __getstate__); its C object is rebuilt from state_dict().
 """
 import numbers
 
@@ -25,12 +29,11 @@ from micrograd._checks import real
 from micrograd._mg import ffi, lib
 from micrograd.engine import Value, _arena, _check
 
-# The largest step count a state may hold: the largest a float64 counts exactly (Adam's
-# bias corrections take the step as a float64; torch's step is a float tensor). From
-# there, C's int64 count is 2**63 - 2**53 (9.2e18) steps from overflowing: centuries of
-# steps, so no step() can overflow it. Every other number that crosses into C is a double,
-# or a count of distinct Values (an int32, as the arena's indices are).
-MAX_STEP = 2**53
+# The largest step count: C counts steps in an int64_t (csrc/optim.c), and signed overflow
+# is undefined behaviour, so load_state_dict() refuses more and step() refuses to go past
+# it. The other numbers that cross into C are doubles (lr, hyper-parameters, moments) and
+# the parameter count (an int32_t, as the arena's indices: distinct Values cannot exceed it).
+MAX_STEP = 2**63 - 1
 
 
 def _float(x, name):
@@ -82,6 +85,7 @@ class Optimizer:
         self._hyper = self._checked(**hyper)
         self._params = _parameters(params)
         self._c = self._new_c(self._hyper)
+        self._steps_left = MAX_STEP             # C's count may grow by this much more
 
     @staticmethod
     def _checked(**hyper):
@@ -111,8 +115,12 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter's data from its grad; returns closure()
         (called first) if given, as torch does."""
+        if not self._steps_left:
+            raise OverflowError(f"{self._name} has taken {MAX_STEP} steps (2**63 - 1), "
+                                "the most its step count holds")
         loss = None if closure is None else closure()
         _check(lib.mg_optim_step(self._c, self._lr))
+        self._steps_left -= 1
         return loss
 
     def zero_grad(self):
@@ -136,6 +144,7 @@ class Optimizer:
         moments = [ffi.new("double[]", m) for m in moments]
         _check(lib.mg_optim_load(c, *_m_v(moments), step))
         self._c, self._lr, self._hyper = c, lr, hyper
+        self._steps_left = MAX_STEP - step
 
     def __getstate__(self):
         """For pickle and copy: every attribute but the C object, which is rebuilt from
@@ -165,7 +174,7 @@ class Optimizer:
         step = state["step"]
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) \
                 or not 0 <= step <= MAX_STEP:
-            raise ValueError(f"step must be an int >= 0 and <= 2**53 (MAX_STEP), got {step!r}")
+            raise ValueError(f"step must be an int >= 0 and <= 2**63 - 1, got {step!r}")
         step = int(step)
         n = len(self._params)
         moments = []
