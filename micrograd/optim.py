@@ -174,7 +174,9 @@ class Optimizer:
         step = state["step"]
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) \
                 or not 0 <= step <= MAX_STEP:
-            raise ValueError(f"step must be an int >= 0 and <= 2**63 - 1, got {step!r}")
+            shown = f"an int of {step.bit_length()} bits" if isinstance(step, int) \
+                and step.bit_length() > 64 else repr(step)        # repr of 10**5000 fails
+            raise ValueError(f"step must be an int >= 0 and <= 2**63 - 1, got {shown}")
         step = int(step)
         n = len(self._params)
         moments = []
