@@ -44,6 +44,8 @@ def cross_entropy(logits, target):
     index = _class_index(target, len(logits))
     if index is not None:
         return lse - logits[index]
+    if hasattr(target, "tolist"):       # a numpy array: its numbers as Python's, as in a list
+        target = target.tolist()
     logits, target = _same_length(logits, target)
     return lse * sum(target) - dot(target, logits, Value(0.0), fused=True)
 
