@@ -6,6 +6,7 @@ chosen when the graph is built; to change labels between replays, give
 targets as Values (one-hot or probabilities) and set their data instead.
 Not here: reductions other than the mean, or a loss object with state.
 """
+import numbers
 import operator
 
 from micrograd.engine import Value, dot, logsumexp
@@ -26,10 +27,12 @@ def hinge(scores, labels):
 
 def cross_entropy(logits, target):
     """Softmax cross-entropy, as torch's cross_entropy: logsumexp(logits) - logits[target]
-    for an int target; sum(t) * logsumexp(logits) - sum(t_k * logits_k) for a sequence
-    of target probabilities t (Values, to be changed between replays, or numbers).
-    logsumexp is one node that subtracts the largest logit first: stable at any scale.
-    Batched: a list of logit lists and a list of targets give the mean loss."""
+    for a class index (an int, a numpy integer); sum(t) * logsumexp(logits) - sum(t_k *
+    logits_k) for target probabilities t (a list, tuple or numpy array of numbers, or of
+    Values to be changed between replays). logsumexp is one node that subtracts the
+    largest logit first: stable at any scale. Batched: a list of logit lists and a list
+    (or array) of targets give the mean loss: labels, or rows of probabilities such as
+    np.eye(k)[labels]."""
     logits = list(logits)
     if logits and isinstance(logits[0], (list, tuple)):
         logits, target = _same_length(logits, target)
@@ -38,13 +41,42 @@ def cross_entropy(logits, target):
     if not logits:
         raise ValueError("cross_entropy needs at least one logit")
     lse = logsumexp(logits)
-    if hasattr(type(target), "__index__") and not isinstance(target, bool):
-        target = operator.index(target)         # an int, or a numpy integer
-        if not -len(logits) <= target < len(logits):
-            raise IndexError(f"target {target} is out of range for {len(logits)} classes")
-        return lse - logits[target]
+    index = _class_index(target, len(logits))
+    if index is not None:
+        return lse - logits[index]
+    if hasattr(target, "tolist"):       # a numpy array: its numbers as Python's, as in a list
+        target = target.tolist()
     logits, target = _same_length(logits, target)
     return lse * sum(target) - dot(target, logits, Value(0.0), fused=True)
+
+
+def _class_index(target, n):
+    """target as a class index in range(-n, n), or None if it is n probabilities."""
+    if not isinstance(target, bool):
+        try:
+            index = operator.index(target)      # an int, a numpy integer or 0-d integer array
+        except TypeError:
+            pass
+        else:
+            if not -n <= index < n:
+                raise IndexError(f"target {index} is out of range for {n} classes")
+            return index
+    if isinstance(target, (bool, numbers.Number, str, bytes, Value)) \
+            or getattr(target, "ndim", None) == 0:
+        whole = _whole(target)
+        hint = "" if whole is None else f": give the int {whole} for class {whole}"
+        raise TypeError(f"cross_entropy's target must be a class index (an int) or a sequence "
+                        f"of {n} probabilities, not {type(target).__name__} {target!r}{hint}")
+    return None
+
+
+def _whole(x):
+    """int(x) if x is a number of a whole value (1.0, np.float64(2), '3'), else None."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return int(x) if x.is_integer() else None
 
 
 def _same_length(a, b):

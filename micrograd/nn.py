@@ -16,14 +16,18 @@ Not here: anything that knows about C; parameters are ordinary Values.
 """
 __all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load", "Value", "random"]  # micrograd's, and ours
 
+import errno
 import json
 import math
-import numbers
 import operator
 import os
 import random
+import secrets
+import shutil
+import stat
 import struct
 
+from micrograd._checks import real
 from micrograd.engine import Value, dot, leaves
 
 # activation -> the name in a neuron's repr ('ReLUNeuron(2)', 'TanhNeuron(3)')
@@ -165,20 +169,10 @@ def _checked_writes(module, state):
                                 f"got {type(x).__name__!r}")
             if len(x) != len(p):
                 raise ValueError(f"{name}: expected {len(p)} numbers, got {len(x)}")
-            writes += zip(p, (_real(xi, f"{name}[{i}]") for i, xi in enumerate(x)))
+            writes += zip(p, (real(xi, f"{name}[{i}]") for i, xi in enumerate(x)))
         else:
-            writes.append((p, _real(x, name)))
+            writes.append((p, real(x, name)))
     return writes
-
-
-def _real(x, name):
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name}: expected a number, got {type(x).__name__!r}")
-    try:
-        float(x)
-    except OverflowError:       # an int no float64 holds: Value(x) would raise it too
-        raise ValueError(f"{name}: {x} is too large for a float64") from None
-    return x
 
 
 FORMAT = "micrograd-c state_dict"
@@ -188,18 +182,74 @@ _NAN = "nan:"       # a NaN, written with its 64 bits (sign and payload) in hex
 def save(model, path):
     """Write model.state_dict() to path as JSON: ints as ints, floats as float.hex
     strings ('0x1.8p+1', 'inf', and 'nan:7ff8000000000000' for a NaN), so loading gives
-    back every bit. Written to a temporary file first: a failed save leaves path as it was."""
+    back every bit.
+    The file is written whole or not at all: into a new file of its own beside path,
+    flushed to disk, then renamed over path. So a failed save leaves path as it was, and
+    a load meanwhile, or other saves to the same path, never see half a file.
+    As open(path, 'w'): a symlink is followed (its target is replaced, the link stays a
+    link), a new file gets the permissions the umask gives, an existing file keeps its own.
+    Unlike it, nothing is written when path exists and is not a regular file: a directory
+    is IsADirectoryError, a FIFO, device or socket is shutil.SpecialFileError (an OSError);
+    the folder must be writable; a hard link to the old file keeps the old contents."""
     state = _module(model).state_dict()
     text = json.dumps({"format": FORMAT, "version": 1,
                        "state": {k: _encode(v) for k, v in state.items()}})
-    tmp = f"{os.fspath(path)}.tmp"
+    target, mode = _save_target(path)
+    fd, tmp = _new_file_beside(target, path)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(fd, "w", encoding="utf-8") as f:
+            if mode is not None and stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+                os.chmod(tmp, mode)
             f.write(text + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
+            f.flush()
+            os.fsync(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
             os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# what a path is when it is neither a regular file nor a directory
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _save_target(path):
+    """(the file save() replaces, its permissions or None if it is new): path with its
+    symlinks resolved, as open() follows them. Refused, before anything is written, if
+    path exists and is not a regular file."""
+    name = os.fsdecode(path)
+    try:
+        st = os.stat(name)          # follows symlinks: a loop raises here, as open() raises
+    except FileNotFoundError:       # a new file (or a dangling link: open() makes its target)
+        return os.path.realpath(name), None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for is_kind, k in _SPECIAL if is_kind(st.st_mode)), "not a regular file")
+        raise shutil.SpecialFileError(f"cannot save to {name!r}: it is {kind}, not a regular "
+                                      "file (save() would replace it by one)")
+    return os.path.realpath(name), stat.S_IMODE(st.st_mode)
+
+
+def _new_file_beside(target, path):
+    """(fd, name) of a new empty file in target's folder, made as open(target, 'w') makes
+    a file (mode 0o666 less the umask, applied by the OS), under a random name of its own
+    (O_EXCL): concurrent saves never share one, and no file of the user's is touched."""
+    folder, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(10):             # 64 random bits: a second try is already unheard of
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as e:        # a missing or read-only folder: named as open() names it
+            raise type(e)(e.errno, e.strerror, os.fsdecode(path)) from None
+    raise FileExistsError(errno.EEXIST, "every temporary name tried exists", tmp)
 
 
 def load(model, path):
@@ -214,6 +264,9 @@ def load(model, path):
     except ValueError as e:             # not UTF-8, or not JSON: truncated or corrupted
         raise ValueError(f"{os.fspath(path)} is not a model file from "
                          f"micrograd.nn.save (truncated or corrupted?): {e}") from None
+    except RecursionError:              # '[[[[...' deeper than the json module descends
+        raise ValueError(f"{os.fspath(path)} is not a model file from micrograd.nn.save: "
+                         "its JSON nests too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != 1 \
             or not isinstance(doc.get("state"), dict):
         raise ValueError(f"{os.fspath(path)} is not a model file from micrograd.nn.save: "
@@ -239,8 +292,13 @@ def _encode(x):
 
 
 def _decode(x, name):
+    """A number, or a list of numbers (one level: a state holds nothing deeper)."""
     if isinstance(x, list):
-        return [_decode(v, f"{name}[{i}]") for i, v in enumerate(x)]
+        return [_decode_number(v, f"{name}[{i}]") for i, v in enumerate(x)]
+    return _decode_number(x, name)
+
+
+def _decode_number(x, name):
     if isinstance(x, int) and not isinstance(x, bool):
         return x
     if not isinstance(x, str):

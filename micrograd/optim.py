@@ -17,23 +17,32 @@ Decisions, tested:
 - state_dict() is plain Python data: the optimizer's name, its hyper-parameters,
   the step count and one list of floats per moment (one float per parameter, in
   parameter order). load_state_dict() takes the hyper-parameters too, as torch
-  does, and raises ValueError naming what is wrong, changing nothing.
+  does, and raises ValueError naming what is wrong, changing nothing: a number no
+  float64 holds (10**400) included, and a step count beyond C's int64 (MAX_STEP);
+  step() raises OverflowError rather than count past it.
+- An optimizer pickles and copies (copy.deepcopy copies its parameters too, as for
+  a torch optimizer: see __getstate__); its C object is rebuilt from state_dict().
 """
 import numbers
 
+from micrograd._checks import real
 from micrograd._mg import ffi, lib
 from micrograd.engine import Value, _arena, _check
 
+# The largest step count: C counts steps in an int64_t (csrc/optim.c), and signed overflow
+# is undefined behaviour, so load_state_dict() refuses more and step() refuses to go past
+# it. The other numbers that cross into C are doubles (lr, hyper-parameters, moments) and
+# the parameter count (an int32_t, as the arena's indices: distinct Values cannot exceed it).
+MAX_STEP = 2**63 - 1
 
-def _real(x, name):
-    """x as a float; TypeError for anything but a real number (a bool included)."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, not {type(x).__name__!r}")
-    return float(x)
+
+def _float(x, name):
+    """x as a float: TypeError for anything but a real number, ValueError if too large."""
+    return float(real(x, name))
 
 
 def _nonnegative(x, name, message):
-    x = _real(x, name)
+    x = _float(x, name)
     if not 0.0 <= x:        # NaN too
         raise ValueError(f"{message}: {x}")
     return x
@@ -76,6 +85,7 @@ class Optimizer:
         self._hyper = self._checked(**hyper)
         self._params = _parameters(params)
         self._c = self._new_c(self._hyper)
+        self._steps_left = MAX_STEP             # C's count may grow by this much more
 
     @staticmethod
     def _checked(**hyper):
@@ -105,8 +115,12 @@ class Optimizer:
     def step(self, closure=None):
         """One update of every parameter's data from its grad; returns closure()
         (called first) if given, as torch does."""
+        if not self._steps_left:
+            raise OverflowError(f"{self._name} has taken {MAX_STEP} steps (2**63 - 1), "
+                                "the most its step count holds")
         loss = None if closure is None else closure()
         _check(lib.mg_optim_step(self._c, self._lr))
+        self._steps_left -= 1
         return loss
 
     def zero_grad(self):
@@ -130,6 +144,20 @@ class Optimizer:
         moments = [ffi.new("double[]", m) for m in moments]
         _check(lib.mg_optim_load(c, *_m_v(moments), step))
         self._c, self._lr, self._hyper = c, lr, hyper
+        self._steps_left = MAX_STEP - step
+
+    def __getstate__(self):
+        """For pickle and copy: every attribute but the C object, which is rebuilt from
+        state_dict(). So copy.deepcopy(opt) copies the parameters too (as it copies a
+        torch optimizer's), giving an optimizer over the copies: deepcopy a model and its
+        optimizer together, copy.deepcopy((model, opt)), for the copy to train the copied
+        model. copy.copy(opt) steps the same Values, with moments of its own."""
+        return {k: v for k, v in vars(self).items() if k != "_c"}, self.state_dict()
+
+    def __setstate__(self, state):
+        attributes, state_dict = state
+        vars(self).update(attributes)
+        self.load_state_dict(state_dict)
 
     def _parsed(self, state):
         if not isinstance(state, dict):
@@ -144,8 +172,12 @@ class Optimizer:
         lr = _nonnegative(state["lr"], "lr", "Invalid learning rate")
         hyper = self._checked(**{k: state[k] for k in self._hyper})
         step = state["step"]
-        if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2**63:
-            raise ValueError(f"step must be an int >= 0, got {step!r}")
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) \
+                or not 0 <= step <= MAX_STEP:
+            shown = f"an int of {step.bit_length()} bits" if isinstance(step, int) \
+                and step.bit_length() > 64 else repr(step)        # repr of 10**5000 fails
+            raise ValueError(f"step must be an int >= 0 and <= 2**63 - 1, got {shown}")
+        step = int(step)
         n = len(self._params)
         moments = []
         for name in self._moments:
@@ -155,7 +187,7 @@ class Optimizer:
             if len(m) != n:
                 raise ValueError(f"{name} must be a list of {n} numbers (one per parameter), "
                                  f"got {len(m)}")
-            moments.append([_real(x, f"each of {name}") for x in m])
+            moments.append([_float(x, f"each of {name}") for x in m])
         return lr, hyper, step, moments
 
     def __repr__(self):
@@ -177,7 +209,7 @@ class SGD(Optimizer):
     @staticmethod
     def _checked(momentum, dampening, weight_decay, nesterov):
         momentum = _nonnegative(momentum, "momentum", "Invalid momentum value")
-        dampening = _real(dampening, "dampening")
+        dampening = _float(dampening, "dampening")
         weight_decay = _nonnegative(weight_decay, "weight_decay", "Invalid weight_decay value")
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov must be a bool, not {type(nesterov).__name__!r}")
@@ -204,7 +236,7 @@ class Adam(Optimizer):
         eps = _nonnegative(eps, "eps", "Invalid epsilon value")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair of numbers, not {betas!r}")
-        betas = tuple(_real(b, "each of betas") for b in betas)
+        betas = tuple(_float(b, "each of betas") for b in betas)
         for k, b in enumerate(betas):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {k}: {b}")

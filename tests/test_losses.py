@@ -4,7 +4,8 @@ Values and grads of logsumexp against torch.logsumexp (logits of +-1000, infinit
 one element); mse, hinge and cross_entropy (int targets, probability targets,
 batches) against torch.nn.functional or the same torch expression, to relative
 1e-12; cross_entropy stays finite at +-1000 and replays correctly when new logits
-move the largest one (its shift is chosen at forward time); bad inputs raise.
+move the largest one (its shift is chosen at forward time), takes numpy targets as it
+takes lists; bad inputs raise (a float class label with a message that says what to give).
 Not here: replay of random graphs (test_replay.py).
 """
 import math
@@ -274,3 +275,61 @@ def test_cross_entropy_takes_a_numpy_int_class_index():
     np = pytest.importorskip("numpy")
     zs = [Value(1.0), Value(2.0), Value(0.5)]
     assert losses.cross_entropy(zs, np.int64(1)).data == losses.cross_entropy(zs, 1).data
+
+
+@pytest.mark.parametrize("make", [
+    lambda np: np.array([0.1, 0.6, 0.0, 0.3]),
+    lambda np: np.array([0, 1, 0, 0]),                      # one-hot ints
+    lambda np: np.array([0.1, 0.6, 0.0, 0.3], dtype=np.float32),  # summed as Python floats
+    lambda np: np.eye(4)[2]],
+    ids=["float64 probabilities", "int one-hot", "float32", "a row of np.eye"])
+def test_cross_entropy_takes_numpy_probabilities_as_it_takes_a_list(make):
+    np = pytest.importorskip("numpy")
+    p = make(np)
+    z = rand_logits(7, 4)
+    zs, listed = [Value(x) for x in z], [Value(x) for x in z]
+    out = losses.cross_entropy(zs, p)
+    out.backward()
+    same = losses.cross_entropy(listed, p.tolist())
+    same.backward()
+    assert out.data == same.data and grads_of(zs) == grads_of(listed)
+    tz = tensor(z)
+    tout = F.cross_entropy(tz[None], torch.tensor(p.tolist(), dtype=F64)[None])
+    tout.backward()
+    close_all([out.data], [tout.item()])
+    close_all(grads_of(zs), tz.grad.tolist())
+
+
+@pytest.mark.parametrize("kind", ["np.eye(k)[labels]", "labels array", "0-d label arrays"])
+def test_batched_cross_entropy_takes_numpy_targets(kind):
+    np = pytest.importorskip("numpy")
+    labels = [2, 0, 1, 1, 0]
+    T = {"np.eye(k)[labels]": np.eye(3)[labels], "labels array": np.array(labels),
+         "0-d label arrays": [np.array(y) for y in labels]}[kind]
+    Z = [rand_logits(20 + k, 3, 4.0) for k in range(5)]
+    Zs = [[Value(x) for x in row] for row in Z]
+    out = losses.cross_entropy(Zs, T)
+    out.backward()
+    tz = tensor(Z)
+    tout = F.cross_entropy(tz, torch.tensor(labels))
+    tout.backward()
+    close_all([out.data], [tout.item()])
+    close_all([v.grad for row in Zs for v in row], tz.grad.flatten().tolist())
+
+
+@pytest.mark.parametrize("make, hint", [
+    (lambda np: 1.0, "give the int 1 for class 1"),
+    (lambda np: np.float64(2.0), "give the int 2 for class 2"),
+    (lambda np: np.array(1.0), "give the int 1 for class 1"),
+    (lambda np: True, "give the int 1 for class 1"),
+    (lambda np: 0.5, None),
+    (lambda np: "a", None)], ids=["1.0", "np.float64(2.0)", "np.array(1.0)", "True", "0.5", "'a'"])
+def test_a_class_label_that_is_not_an_int_says_what_to_give(make, hint):
+    np = pytest.importorskip("numpy")
+    target = make(np)
+    with pytest.raises(TypeError) as e:
+        losses.cross_entropy([Value(1.0), Value(2.0), Value(0.5)], target)
+    message = str(e.value)
+    assert "class index (an int)" in message and "3 probabilities" in message, message
+    assert type(target).__name__ in message and repr(target) in message, message
+    assert (hint in message) if hint else "give the int" not in message, message

@@ -3,15 +3,24 @@ every bit and every int kept, JSON that never runs code, and wrong input rejecte
 (a clear ValueError or TypeError, and the model left as it was)."""
 import json
 import math
+import os
 import pickle
 import random
+import shutil
+import stat
 import struct
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from micrograd.engine import Value
 from micrograd.nn import MLP, Layer, Neuron, load, save
+
+from concurrency import run_threads
 
 
 def bits(x):
@@ -278,3 +287,205 @@ def test_save_and_load_want_a_module(tmp_path, call):
     path = saved(tmp_path)
     with pytest.raises(TypeError, match="must be a micrograd.nn.Module, not"):
         call(path)
+
+
+def test_deeply_nested_json_is_the_documented_value_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    check_rejected(path, ValueError, ["deep.json", "not a model file", "nests too deeply"])
+
+
+def test_a_state_entry_nested_deeper_than_a_list_of_numbers_is_rejected(tmp_path):
+    deep = [[[0]]]
+    for _ in range(500):            # json parses it; a decoder that recursed might not
+        deep = [deep]
+    path = rewrite(saved(tmp_path), lambda d: d["state"].update({"layers.1.neurons.0.w": deep}))
+    check_rejected(path, TypeError, ["layers.1.neurons.0.w[0]", "'list'"])
+
+
+# ---------------------------------------------------------------- the file save() writes
+
+def files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "run42.json").write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to("run42.json")                   # relative, as `ln -s` makes them
+    a = model(seed=3)
+    save(a, link)
+    assert link.is_symlink() and os.readlink(link) == "run42.json"
+    assert snapshot(load(model(), tmp_path / "run42.json")) == snapshot(a)
+    assert files(tmp_path) == ["latest.json", "run42.json"]
+
+
+def test_save_through_a_dangling_symlink_creates_its_target_as_open_does(tmp_path):
+    (tmp_path / "mine").symlink_to("made.json")
+    (tmp_path / "theirs").symlink_to("opened.json")
+    save(model(), tmp_path / "mine")
+    open(tmp_path / "theirs", "w").close()
+    assert (tmp_path / "mine").is_symlink() and (tmp_path / "made.json").is_file()
+    assert (tmp_path / "theirs").is_symlink() and (tmp_path / "opened.json").is_file()
+
+
+def test_save_never_touches_a_file_named_like_a_temporary_one(tmp_path):
+    mine = tmp_path / "m.json.tmp"
+    mine.write_text("my notes")
+    save(model(), tmp_path / "m.json")
+    assert mine.read_text() == "my notes"
+    assert files(tmp_path) == ["m.json", "m.json.tmp"]
+
+
+def test_save_to_a_directory_is_is_a_directory_error_as_open_gives(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError) as theirs:
+        open(tmp_path / "d", "w")
+    with pytest.raises(IsADirectoryError) as ours:
+        save(model(), tmp_path / "d")
+    assert str(ours.value) == str(theirs.value)
+    assert files(tmp_path) == ["d"] and not list((tmp_path / "d").iterdir())
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_save_to_a_fifo_is_refused_before_anything_is_written(tmp_path):
+    """open(fifo, 'w') would block until a reader comes; save() refuses at once (run in a
+    thread with a timeout, in case it blocks), and the FIFO stays a FIFO."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    raised = []
+
+    def save_to_fifo():
+        try:
+            save(model(), fifo)
+        except BaseException as e:
+            raised.append(e)
+
+    t = threading.Thread(target=save_to_fifo, daemon=True)
+    t.start()
+    t.join(30)
+    if t.is_alive():                # blocked opening the FIFO: let it go, then fail
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        pytest.fail("save() to a FIFO blocked")
+    assert len(raised) == 1 and isinstance(raised[0], shutil.SpecialFileError), raised
+    assert isinstance(raised[0], OSError) and "named pipe" in str(raised[0])
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and files(tmp_path) == ["pipe"]
+
+
+@pytest.fixture
+def umask():
+    """Set the process's umask for the test (pytest runs tests in one thread)."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002], ids=oct)
+def test_a_new_file_gets_the_permissions_open_gives_it(tmp_path, umask, mask):
+    umask(mask)
+    open(tmp_path / "opened.json", "w").close()
+    save(model(), tmp_path / "saved.json")
+    assert mode(tmp_path / "saved.json") == mode(tmp_path / "opened.json")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("kept", [0o640, 0o604, 0o755], ids=oct)
+def test_an_existing_file_keeps_its_permissions(tmp_path, umask, kept):
+    umask(0o077)
+    path = tmp_path / "m.json"
+    path.write_text("old")
+    os.chmod(path, kept)
+    save(model(), path)
+    assert mode(path) == kept
+    assert snapshot(load(model(seed=4), path)) == snapshot(model())
+
+
+def test_save_writes_the_file_to_disk_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    calls = []
+    for name in ("fsync", "replace"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda *a, real=real, name=name: (calls.append(name),
+                                                                        real(*a))[1])
+    save(model(), tmp_path / "m.json")
+    assert calls == ["fsync", "replace"]
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_save_that_fails_midway_leaves_the_old_file_and_no_other(tmp_path, monkeypatch,
+                                                                   failure):
+    path = saved(tmp_path, seed=5)
+    old = path.read_bytes()
+
+    def fail(fd):
+        raise failure
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(type(failure)):
+        save(model(seed=6), path)
+    assert path.read_bytes() == old and files(tmp_path) == ["m.json"]
+
+
+def test_concurrent_saves_to_one_path_never_fail_and_a_load_never_sees_half_a_file(
+        tmp_path, interleave):
+    """Three threads save three models 100 times each to one path while a fourth loads
+    it in a loop: every save succeeds, every load gives exactly one of the three."""
+    path = tmp_path / "m.json"
+    models = [model(seed=s, nin=8, nouts=(32, 32, 1)) for s in range(3)]
+    save(models[0], path)
+    expected = [snapshot(m) for m in models]
+    done, seen = [threading.Event() for _ in models], []
+
+    def saver(m, done):
+        def run():
+            try:
+                for _ in range(100):
+                    save(m, path)
+            finally:
+                done.set()
+        return run
+
+    def loader():
+        into = model(seed=9, nin=8, nouts=(32, 32, 1))
+        while not all(d.is_set() for d in done):
+            seen.append(snapshot(load(into, path)))
+
+    run_threads([saver(m, d) for m, d in zip(models, done)] + [loader], timeout=300)
+    assert seen and all(s in expected for s in seen)
+    assert files(tmp_path) == ["m.json"]
+
+
+SAVER = """
+import random, sys
+from micrograd.nn import MLP, save
+random.seed(int(sys.argv[2]))
+m = MLP(8, [32, 32, 1])
+for _ in range(100):
+    save(m, sys.argv[1])
+"""
+
+
+def test_concurrent_saves_from_processes_never_fail_and_a_load_never_sees_half_a_file(
+        tmp_path):
+    path = tmp_path / "m.json"
+    models = [model(seed=s, nin=8, nouts=(32, 32, 1)) for s in (10, 11)]
+    save(models[0], path)
+    expected = [snapshot(m) for m in models]
+    savers = [subprocess.Popen([sys.executable, "-c", SAVER, str(path), str(s)],
+                               stderr=subprocess.PIPE, text=True) for s in (10, 11)]
+    into, loads = model(nin=8, nouts=(32, 32, 1)), 0
+    try:
+        deadline = time.monotonic() + 300
+        while any(p.poll() is None for p in savers) and time.monotonic() < deadline:
+            assert snapshot(load(into, path)) in expected
+            loads += 1
+        errors = [p.communicate(timeout=60)[1] for p in savers]
+    finally:
+        for p in savers:
+            p.kill()
+    assert [p.returncode for p in savers] == [0, 0], errors
+    assert loads > 0 and files(tmp_path) == ["m.json"]
