@@ -10,7 +10,6 @@ Internal: micrograd.engine is the face.
 import functools
 import os
 import threading
-import time
 import weakref
 
 from micrograd._core import (_EXC, _arena, _check, _is_nary, _node_fields, _number, _op_error,
