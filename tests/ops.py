@@ -51,7 +51,7 @@ class Op(NamedTuple):
     kind: str                 # LEAF, INFIX, CALL, NARY, PYTHON: lib.MG_KIND_<kind>
     in_010: bool              # micrograd 0.1.0 has it (the behavioural oracle, test_oracle.py)
     forms: tuple = ()         # how the tests build it
-    call: str = ""            # CALL ops: the Value method (torch has the same name)
+    call: str = ""            # CALL ops: the Value method
     no_torch: str = ""        # why no form is compared with PyTorch, when forms is empty
 
 
@@ -66,9 +66,11 @@ def power(e, domain="any", at=(0.4,), step=1e-6):
                 step=step, safe=safe)
 
 
-def call(enum, label, method, at=((0.4,),), safe=anywhere, exact=False, domain="any"):
-    """An op written name(x): Value's method and torch's function of that name."""
-    form = Form(method, lambda x: getattr(x, method)(), getattr(torch, method),
+def call(enum, label, method, at=((0.4,),), safe=anywhere, exact=False, domain="any",
+         torch_rule=None):
+    """An op written x.name(): Value's method, and torch's function of that name unless
+    torch_rule is given (torch.nn.functional.softplus, say)."""
+    form = Form(method, lambda x: getattr(x, method)(), torch_rule or getattr(torch, method),
                 domain=domain, exact=exact, at=at, safe=safe)
     return Op(enum, label, 1, "CALL", enum == "MG_RELU", (form,), call=method)
 

@@ -66,8 +66,8 @@ def test_every_op_is_compared_with_pytorch_or_says_why_not(row):
 
 
 @pytest.mark.parametrize("row", [r for r in ops.OPS if r.kind == "CALL"], ids=lambda r: r.enum)
-def test_a_call_op_is_a_value_method_and_a_torch_function_of_one_name(row):
-    assert callable(getattr(Value, row.call)) and row.forms[0].torch is getattr(ops.torch, row.call)
+def test_a_call_op_is_a_value_method_with_a_torch_rule(row):
+    assert callable(getattr(Value, row.call)) and callable(row.forms[0].torch)
 
 
 @pytest.mark.parametrize("form", ops.FORMS, ids=lambda f: f.name)
