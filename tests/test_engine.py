@@ -18,43 +18,19 @@ import torch
 from micrograd._mg import lib
 from micrograd.engine import Value, stats
 from oracle import run_original
+import ops
 
 F64 = torch.float64
 
 # ---------------------------------------------------------------- ops
 
-# name -> (ours on Values, torch on tensors or None if the same expression, domain,
-# forward exact): exact where torch evaluates micrograd's formula in the same
-# order of operations (one IEEE operation, or a sign flip), else within 1e-15.
-OPS = {
-    "add":           (lambda x, y: x + y, None, "any", True),
-    "sub":           (lambda x, y: x - y, None, "any", True),
-    "mul":           (lambda x, y: x * y, None, "any", True),
-    "div":           (lambda x, y: x / y, None, "any", False),
-    "pow_2":         (lambda x, y: x ** 2, None, "any", False),
-    "pow_int":       (lambda x, y: x ** 3, None, "any", False),
-    "pow_float":     (lambda x, y: x ** 2.5, None, "pos", False),
-    "pow_neg_int":   (lambda x, y: x ** -2, None, "any", False),
-    "pow_neg_float": (lambda x, y: x ** -0.5, None, "pos", False),
-    "pow_value":     (lambda x, y: x ** y, None, "pos", False),
-    "rpow":          (lambda x, y: 2 ** x, None, "any", False),
-    "rpow_float":    (lambda x, y: 0.5 ** x, None, "any", False),
-    "neg":           (lambda x, y: -x, None, "any", True),
-    "radd":          (lambda x, y: 2 + x, None, "any", True),
-    "rsub":          (lambda x, y: 2 - x, None, "any", True),
-    "rmul":          (lambda x, y: 2 * x, None, "any", True),
-    "rdiv":          (lambda x, y: 2 / x, None, "any", False),
-    "relu":          (lambda x, y: x.relu(), torch.relu, "any", True),
-    "tanh":          (lambda x, y: x.tanh(), torch.tanh, "any", False),
-    "exp":           (lambda x, y: x.exp(), torch.exp, "any", False),
-    "log":           (lambda x, y: x.log(), torch.log, "pos", False),
-    "sigmoid":       (lambda x, y: x.sigmoid(), torch.sigmoid, "any", False),
-}
+# every form of every op (tests/ops.py): ours on Values, PyTorch's on float64 tensors
+OPS = ops.BY_NAME
 
 
-def torch_op(name):
-    ours, theirs, _, _ = OPS[name]
-    return ours if theirs is None else (lambda x, y: theirs(x))
+def op_fn(name):
+    """(x, y) -> the form on Values, or PyTorch's equivalent on tensors"""
+    return lambda x, y: ops.apply(OPS[name], x, y)
 
 
 def points(domain, n=12, seed=0):
@@ -73,7 +49,7 @@ def points(domain, n=12, seed=0):
 def grads_torch(name, x, y, w):
     """d(op(x, y) * w + x) / d(x, y, w) in float64."""
     tx, ty, tw = (torch.tensor(v, dtype=F64, requires_grad=True) for v in (x, y, w))
-    (torch_op(name)(tx, ty) * tw + tx).backward()
+    (op_fn(name)(tx, ty) * tw + tx).backward()
     return [0.0 if t.grad is None else t.grad.item() for t in (tx, ty, tw)]
 
 
@@ -83,10 +59,10 @@ def close(a, b, rel=1e-12, abs_=1e-12):
 
 @pytest.mark.parametrize("name", OPS)
 def test_forward_matches_torch_float64(name):
-    ours, _, domain, exact = OPS[name]
+    ours, domain, exact = op_fn(name), OPS[name].domain, OPS[name].exact
     for x, y in points(domain):
         got = ours(Value(x), Value(y)).data
-        want = torch_op(name)(torch.tensor(x, dtype=F64), torch.tensor(y, dtype=F64)).item()
+        want = op_fn(name)(torch.tensor(x, dtype=F64), torch.tensor(y, dtype=F64)).item()
         if exact:
             assert float(got).hex() == want.hex(), (x, y)
         else:
@@ -95,7 +71,7 @@ def test_forward_matches_torch_float64(name):
 
 @pytest.mark.parametrize("name", OPS)
 def test_gradients_match_torch_float64(name):
-    ours, _, domain, _ = OPS[name]
+    ours, domain = op_fn(name), OPS[name].domain
     for k, (x, y) in enumerate(points(domain)):
         w = 0.75 - k / 8               # upstream grad != 1, and x reached by two paths
         vx, vy, vw = Value(x), Value(y), Value(w)
@@ -109,12 +85,12 @@ def test_gradients_match_torch_float64(name):
 
 @pytest.mark.parametrize("name", OPS)
 def test_gradients_match_finite_differences(name):
-    ours, _, domain, _ = OPS[name]
+    ours, domain, step = op_fn(name), OPS[name].domain, OPS[name].step
     f = lambda x, y: ours(Value(x), Value(y)).data
     for x, y in points(domain, n=6, seed=1):
         vx, vy = Value(x), Value(y)
         ours(vx, vy).backward()
-        hx, hy = 1e-6 * max(1.0, abs(x)), 1e-6 * max(1.0, abs(y))
+        hx, hy = step * max(1.0, abs(x)), step * max(1.0, abs(y))
         fd_x = (f(x + hx, y) - f(x - hx, y)) / (2 * hx)
         fd_y = (f(x, y + hy) - f(x, y - hy)) / (2 * hy)
         assert math.isclose(vx.grad, fd_x, rel_tol=1e-6, abs_tol=1e-7), (x, y, vx.grad, fd_x)
@@ -148,7 +124,7 @@ def test_gradient_edge_points_match_torch(name):
 
 @pytest.mark.parametrize("name", OPS)
 def test_backward_twice_doubles_leaves_and_recomputes_inner_grads(name):
-    ours, _, domain, _ = OPS[name]
+    ours, domain = op_fn(name), OPS[name].domain
     x, y = points(domain)[2]
     vx, vy, vw = Value(x), Value(y), Value(0.5)
     z = ours(vx, vy)
@@ -158,7 +134,7 @@ def test_backward_twice_doubles_leaves_and_recomputes_inner_grads(name):
     out.backward()
     assert (z.grad, out.grad) == inner == (0.5, 1)
     tx, ty, tw = (torch.tensor(v, dtype=F64, requires_grad=True) for v in (x, y, 0.5))
-    tout = torch_op(name)(tx, ty) * tw + tx
+    tout = op_fn(name)(tx, ty) * tw + tx
     tout.backward(retain_graph=True)
     tout.backward()
     for got, t in zip((vx.grad, vy.grad, vw.grad), (tx, ty, tw)):

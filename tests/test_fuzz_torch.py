@@ -1,11 +1,12 @@
 """Differential fuzzing: random graphs over every op, against PyTorch float64.
 
-Hypothesis draws a few leaves and a program of ops whose operands are any
-earlier node (so subexpressions are shared); the same program runs on our
-Values and on float64 tensors, and every node's data and every leaf's grad
-must agree. An op whose operand is outside a comfortable domain (log of a
-small number, a fractional power of a negative base, a kink of relu within rounding of
-0) is replaced by tanh in both graphs, so no example is thrown away.
+Hypothesis draws a few leaves and a program of ops (every form of every op in
+tests/ops.py) whose operands are any earlier node (so subexpressions are shared);
+the same program runs on our Values and on float64 tensors, and every node's data
+and every leaf's grad must agree. An op whose operands are outside a comfortable
+domain (the form's guard in tests/ops.py: log of a small number, a fractional power
+of a negative base, a kink of relu within rounding of 0) is replaced by tanh in both
+graphs, so no example is thrown away.
 
 `make test` runs 100 examples; `make test-slow` runs the slow variant with
 MG_FUZZ_EXAMPLES examples (3000). Not here: hand-picked edges (test_gradcheck.py).
@@ -18,82 +19,50 @@ import torch
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from micrograd.engine import Value
+import ops
 
-EXPONENTS = [2, 3, -1, -2, 0, 1, 0.5, 1.5, -0.5, 2.5]
-UNARY = ["neg", "relu", "tanh", "exp", "log", "sigmoid", "pow_const"]
-BINARY = ["add", "mul", "sub", "div", "pow_value"]
-OPS = BINARY + UNARY
+FORMS = [f.name for f in ops.FORMS]   # every form of every op (tests/ops.py)
+TANH = ops.BY_NAME["tanh"]
 LIMIT = 1e6   # no node's data grows past this: the comparison stays about rounding
 
 
-def _safe(op, x, y, e):
-    """Whether op applies to data x (and y) without landing near a pole, kink or overflow."""
-    if op == "div":
-        return abs(y) > 0.05
-    if op == "pow_const":
-        if e != int(e):
-            return x > 0.05
-        return e > 0 or abs(x) > 0.05
-    if op == "pow_value":
-        return x > 0.05 and abs(y) < 4
-    if op == "log":
-        return x > 0.05
-    if op == "exp":
-        return x < 10
-    if op == "relu":
-        return abs(x) > 1e-6
-    return True
-
-
-def _apply(op, a, b, e, c, is_torch):
-    """One op on Values or tensors; c is a constant operand when b is None."""
-    rhs = c if b is None else b
-    if op == "add":
-        return a + rhs
-    if op == "mul":
-        return a * rhs
-    if op == "sub":
-        return rhs - a if b is None and c < 0 else a - rhs   # both operand orders
-    if op == "div":
-        return a / rhs
-    if op == "pow_value":
-        return a ** b
-    if op == "pow_const":
-        return a ** e
-    if op == "neg":
-        return -a
-    if is_torch:
-        return getattr(torch, op)(a)
-    return getattr(a, op)()
-
-
 def _data(v):
-    return v.item() if isinstance(v, torch.Tensor) else v.data
+    if isinstance(v, torch.Tensor):
+        return v.item()
+    return v.data if isinstance(v, Value) else v
+
+
+def _operands(form, a, b, c, with_const, is_torch):
+    """form's operands: a, then b, or the constant c (c - a rather than a - c when c < 0:
+    both operand orders); a constant is a float for Values, an untracked tensor for torch."""
+    if form.nargs == 1:
+        return [a]
+    if not with_const:
+        return [a, b]
+    const = torch.tensor(c, dtype=torch.float64) if is_torch else c
+    return [a, const] if c > 0 else [const, a]
 
 
 def run_program(leaves, steps, is_torch):
     """The nodes of the program (leaves first, then one per step), its output, and the
-    ops it applied after the domain guards."""
+    forms it applied after the domain guards."""
     if is_torch:
         nodes = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves]
     else:
         nodes = [Value(x) for x in leaves]
     used, applied = set(), []
-    for op, i, j, e, c, with_const in steps:
+    for name, i, j, c, with_const in steps:
         i, j = i % len(nodes), j % len(nodes)
-        a, b = nodes[i], nodes[j]
-        if op in BINARY and op != "pow_value" and with_const:
-            b = None
-        y = c if b is None else _data(b)
-        if op not in BINARY:
-            b = None
-        if not _safe(op, _data(a), y, e):
-            op, b = "tanh", None
-        out = _apply(op, a, b, e, c, is_torch)
+        form = ops.BY_NAME[name]
+        args = _operands(form, nodes[i], nodes[j], c, with_const, is_torch)
+        if not form.safe(_data(args[0]), _data(args[-1])):
+            form, args = TANH, [nodes[i]]
+        out = form.on_torch(*args) if is_torch else form.build(*args)
         if abs(_data(out)) > LIMIT:
-            op, b, out = "tanh", None, _apply("tanh", a, None, e, c, is_torch)
-        used.update([i] if b is None else [i, j])
-        applied.append(op)
+            form, args = TANH, [nodes[i]]
+            out = form.on_torch(*args) if is_torch else form.build(*args)
+        used.update([i] if form.nargs == 1 or with_const else [i, j])
+        applied.append(form.name)
         nodes.append(out)
     sinks = [n for k, n in enumerate(nodes) if k >= len(leaves) and k not in used]
     out = sinks[0]
@@ -107,15 +76,13 @@ def _close(a, b, scale):
 
 
 leaf = st.floats(-3, 3, allow_nan=False, allow_infinity=False)
-step = st.tuples(st.sampled_from(OPS), st.integers(0, 63), st.integers(0, 63),
-                 st.sampled_from(EXPONENTS), st.floats(-2, 2).filter(lambda c: abs(c) > 0.05),
-                 st.booleans())
+step = st.tuples(st.sampled_from(FORMS), st.integers(0, 63), st.integers(0, 63),
+                 st.floats(-2, 2).filter(lambda c: abs(c) > 0.05), st.booleans())
 programs = st.tuples(st.lists(leaf, min_size=1, max_size=4),
                      st.lists(step, min_size=1, max_size=24))
 EVERY_OP = ([0.7, 1.3, -2.1],
-            [(op, 0, 1, 2, 0.5, False) for op in OPS]
-            + [("add", 2, 0, -1, 1.5, True), ("sub", 2, 0, 2, -0.5, True),
-               ("pow_const", 1, 0, -1, 1, False), ("pow_const", 1, 0, 0.5, 1, False)])
+            [(name, 0, 1, 0.5, False) for name in FORMS]
+            + [("add", 2, 0, 1.5, True), ("sub", 2, 0, -0.5, True)])
 
 
 def check_against_torch(program):
@@ -136,9 +103,11 @@ def check_against_torch(program):
 def test_the_program_builder_reaches_every_op():
     # guards must not silently turn the whole fuzzer into a tanh fuzzer
     nodes, _, applied = run_program(*EVERY_OP, is_torch=False)
-    assert set(applied) == set(OPS)
+    assert set(applied) == set(FORMS)
+    labels = {n._op for n in nodes}
     assert {"+", "*", "**", "**2", "**-1", "**0.5", "ReLU", "tanh", "exp", "log",
-            "sigmoid"} <= {n._op for n in nodes}
+            "sigmoid"} <= labels
+    assert {op.label for op in ops.OPS if op.forms} <= labels
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

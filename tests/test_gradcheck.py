@@ -12,6 +12,7 @@ import torch
 
 from micrograd.engine import Value
 from micrograd.gradcheck import GradcheckError, gradcheck
+import ops
 
 NAN, INF = float("nan"), float("inf")
 
@@ -47,37 +48,13 @@ def test_gradcheck_leaves_the_callers_values_untouched():
 
 # ---------------------------------------------------------------- every op
 
-OPS = {
-    "add": (lambda a, b: a + b, [0.4, -1.3]),
-    "radd": (lambda a: 2.5 + a, [0.4]),
-    "mul": (lambda a, b: a * b, [0.4, -1.3]),
-    "rmul": (lambda a: -3 * a, [0.4]),
-    "sub": (lambda a, b: a - b, [0.4, -1.3]),
-    "rsub": (lambda a: 1.5 - a, [0.4]),
-    "div": (lambda a, b: a / b, [0.4, -1.3]),
-    "rdiv": (lambda a: 2.0 / a, [0.4]),
-    "neg": (lambda a: -a, [0.4]),
-    "pow_square": (lambda a: a ** 2, [0.4]),
-    "pow_cube": (lambda a: a ** 3, [-0.7]),
-    "pow_inverse": (lambda a: a ** -1, [0.4]),
-    "pow_sqrt": (lambda a: a ** 0.5, [0.4]),
-    "pow_fraction_negative": (lambda a: a ** -1.5, [1.7]),
-    "pow_value": (lambda a, b: a ** b, [1.3, 0.7]),
-    "rpow": (lambda a: 2.0 ** a, [0.4]),
-    "relu_positive": (lambda a: a.relu(), [0.4]),
-    "relu_negative": (lambda a: a.relu(), [-0.4]),
-    "tanh": (lambda a: a.tanh(), [0.4]),
-    "exp": (lambda a: a.exp(), [0.4]),
-    "log": (lambda a: a.log(), [0.4]),
-    "sigmoid_positive": (lambda a: a.sigmoid(), [0.4]),
-    "sigmoid_negative": (lambda a: a.sigmoid(), [-2.4]),
-}
+# every form of every op (tests/ops.py), at each of its points
+AT = [(f, xs) for f in ops.FORMS for xs in f.at]
 
 
-@pytest.mark.parametrize("name", OPS)
-def test_backward_matches_finite_differences_for_every_op(name):
-    f, inputs = OPS[name]
-    assert gradcheck(f, inputs, atol=1e-8, rtol=1e-6)
+@pytest.mark.parametrize("form, inputs", AT, ids=[f"{f.name}{list(xs)}" for f, xs in AT])
+def test_backward_matches_finite_differences_for_every_op(form, inputs):
+    assert gradcheck(form.build, list(inputs), atol=1e-8, rtol=1e-6)
 
 
 def _neuron(w1, w2, x1, x2, b):
@@ -257,8 +234,7 @@ MAGNITUDES = {
 @pytest.mark.parametrize("name", MAGNITUDES)
 def test_backward_matches_pytorch_at_tiny_and_huge_magnitudes(name):
     f, xs = MAGNITUDES[name]
-    torch_f = {"tanh": torch.tanh, "exp": torch.exp, "log": torch.log, "sigmoid": torch.sigmoid,
-               "relu": torch.relu}
+    torch_f = {m: ops.BY_NAME[m].torch for m in ops.CALLS}
     def g(*ts):   # the same function over tensors, where it calls a Value method
         op = name.split("_")[0]
         return torch_f[op](*ts) if op in torch_f else f(*ts)

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from micrograd.engine import Value
 from oracle import run_original
+import ops
 
 # The evaluator runs in both processes, so it is kept as source text. A program is
 # a list of instructions, each appending one value to `vals`; an operand is
@@ -165,8 +166,14 @@ def test_random_dags_match_micrograd_many():
     run_fuzz(batches=max(1, int(os.environ.get("MG_FUZZ_EXAMPLES", "3000")) // 100), size=100)
 
 
+# the op of the node each kind of instruction builds (`a - b` is `a + (-b)`)
+KIND_OP = {"+": "MG_ADD", "-": "MG_ADD", "*": "MG_MUL", "/": "MG_MUL", "neg": "MG_MUL",
+           "**": "MG_POW", "relu": "MG_RELU"}
+
+
 def test_generated_programs_exercise_every_kind_and_both_sides():
-    """The generator is not degenerate: the checks above see every case."""
+    """The generator is not degenerate: the checks above see every case, and every op
+    tests/ops.py says micrograd 0.1.0 has."""
     seen = set()
 
     @settings(max_examples=8, **COMMON)
@@ -181,5 +188,7 @@ def test_generated_programs_exercise_every_kind_and_both_sides():
                     if ins[1] == ins[2]:
                         seen.add("same operand twice")
     collect()
+    built = {KIND_OP[k] for k in seen if k in KIND_OP}
+    assert {op.enum for op in ops.OPS if op.in_010 and op.forms} <= built
     assert {"leaf", "+", "-", "*", "/", "**", "relu", "neg", ("const", "left"),
             ("const", "right"), "two values", "same operand twice"} <= seen

@@ -21,6 +21,7 @@ from micrograd.nn import MLP
 from micrograd.viz import to_dot
 from concurrency import run_threads
 from oracle import run_original
+import ops
 
 
 def sin(self):
@@ -126,7 +127,8 @@ def test_lecture_tanh_defined_in_python_matches_micrograd_010_node_by_node():
 
 # ---------------------------------------------------------------- random DAGs
 
-OPS = ["add", "mul", "tanh", "relu", "sin", "abs", "hypot", "pow2"]
+C_FORMS = ["add", "mul", "tanh", "relu", "pow_2"]    # ops of C, from tests/ops.py
+OPS = C_FORMS + ["sin", "abs", "hypot"]             # and the Python ops above
 
 
 def run(leaves, steps, is_torch):
@@ -137,12 +139,8 @@ def run(leaves, steps, is_torch):
     inputs = list(nodes)
     for op, i, j in steps:
         a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
-        if op == "add":
-            out = a + b
-        elif op == "mul":
-            out = a * b
-        elif op == "pow2":
-            out = a ** 2
+        if op in C_FORMS:
+            out = ops.apply(ops.BY_NAME[op], a, b)
         elif op == "hypot":
             out = torch.hypot(a, b) if is_torch else a.hypot(b)
         elif op == "abs":

@@ -21,6 +21,7 @@ from micrograd import engine
 from micrograd._mg import lib
 from micrograd.engine import Value, dot, logsumexp, set_data
 from concurrency import run_threads
+import ops
 
 ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
@@ -34,7 +35,7 @@ def arena_stats():
 # A program is a list of instructions, each appending one Value to `vals` (the
 # leaves come first); an operand is ["v", k] (vals[k]) or ["c", number].
 
-UNARY = ["neg", "relu", "tanh", "exp", "log", "sigmoid"]
+UNARY = ["neg"] + ops.CALLS       # every op written x.name() (tests/ops.py), and -x
 
 
 def operand(vals, a):
@@ -196,8 +197,9 @@ def test_replay_with_new_leaf_data_equals_a_fresh_build_many(case):
 
 
 def test_generated_programs_use_every_op_and_mostly_replay():
-    """The generator is not degenerate: every kind appears, most graphs replay."""
-    seen, outcomes = set(), []
+    """The generator is not degenerate: every kind appears, so does every op of
+    tests/ops.py that has forms, and most graphs replay."""
+    seen, labels, outcomes = set(), set(), []
 
     @settings(max_examples=200, **SETTINGS)
     @given(replays())
@@ -207,6 +209,7 @@ def test_generated_programs_use_every_op_and_mostly_replay():
         try:
             build(prog, first)
             _, vals, _ = build(prog, second)
+            labels.update("**" if v._op.startswith("**") else v._op for v in vals)
             outcomes.append("ok")
             if any(type(v.data) is int for v in vals[len(first):]):
                 outcomes.append("int node")
@@ -214,6 +217,7 @@ def test_generated_programs_use_every_op_and_mostly_replay():
             outcomes.append("error")
     collect()
     assert seen == {"+", "-", "*", "/", "**", "**v", "rpow", "dot", "lse"} | set(UNARY)
+    assert {op.label for op in ops.OPS if op.forms} <= labels
     assert outcomes.count("ok") >= len(outcomes) // 2 and "error" in outcomes
     assert outcomes.count("int node") >= 10
 
