@@ -42,8 +42,13 @@ if hasattr(os, "register_at_fork"):     # a fork's child has only the forking th
 _python = {}
 
 
+# _taken[i]: the dead Value's reference whose entry _live[i] a newer Value took before
+# that death was released (_value_of); its release must leave the entry alone.
+_taken = {}
+
+
 def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead,
-           _live=_live, _handles=_handles, _python=_python):
+           _live=_live, _handles=_handles, _python=_python, _taken=_taken):
     # what it uses is bound here, so that it still works while the interpreter shuts down
     if not _lock.acquire(blocking=wait):
         return                                  # another thread is at it
@@ -53,9 +58,15 @@ def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead
         del _dead[:n]                           # other threads append after n
         batch = [ref.i for ref in refs]
         with _handles:
-            for ref in refs:    # unless a newer Value has the entry (see _value_of)
-                if _live[ref.i] is ref:
-                    _live[ref.i] = None
+            if _taken:          # entries newer Values took from these (see _value_of)
+                for ref in refs:
+                    if _taken.get(ref.i) is ref:
+                        del _taken[ref.i]
+                    else:
+                        _live[ref.i] = None
+            else:
+                for i in batch:
+                    _live[i] = None
             if _python:     # the Python rules of the Values that died
                 for i in batch:
                     if i in _python and _python[i]() is None:
@@ -197,12 +208,14 @@ def _value_of(i, keep=None):
     """The live Value of node i, or a new one holding its own reference (and keeping
     `keep`, unless None). A Value that died may still have the entry, its release not
     yet done (or its death not yet queued, while other weak references' callbacks run):
-    the new Value takes the entry, and that release will not clear it (_flush)."""
+    the new Value takes the entry, and that release will leave it alone (_taken)."""
     with _handles:                      # one handle per node, whichever thread asks
         ref = _live[i]
         v = ref() if ref is not None else None
         if v is None:
             _check(lib.mg_retain(_arena, i))
+            if ref is not None:
+                _taken[i] = ref
             v = _new_handle(i)
             if keep is not None:
                 v._keep = keep
@@ -241,6 +254,7 @@ def _keeping_node(user_del):
             ref = _live[i] if i is not None else None
             if ref is not None and ref() is None:       # its release is pending
                 _check(lib.mg_retain(_arena, i))
+                _taken[i] = ref                         # (see _value_of)
                 _live[i] = _Ref(self, _dead.append)     # its entry again, as _new_handle's
                 _live[i].i = i
                 if "_python_rule" in self.__dict__:
