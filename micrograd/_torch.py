@@ -37,6 +37,11 @@ def _layer_activation(layer, i):
     return kinds.pop()
 
 
+def _values(layer):
+    """A layer's parameters in a torch Linear's order: weight row by row, then bias."""
+    return [w for n in layer.neurons for w in n.w] + [n.b for n in layer.neurons]
+
+
 def to_torch(model):
     """model (a micrograd.nn.MLP) as a torch.nn.Sequential: per layer a float64
     nn.Linear holding its weights and biases exactly, then its activation module
@@ -51,8 +56,7 @@ def to_torch(model):
         activation = _layer_activation(layer, i)
         nin, nout = len(layer.neurons[0].w), len(layer.neurons)
         linear = torch.nn.Linear(nin, nout, dtype=torch.float64)
-        data = torch.frombuffer(get_data([w for n in layer.neurons for w in n.w]
-                                         + [n.b for n in layer.neurons]), dtype=torch.float64)
+        data = torch.frombuffer(get_data(_values(layer)), dtype=torch.float64)
         with torch.no_grad():
             linear.weight.copy_(data[:nin * nout].reshape(nout, nin))
             linear.bias.copy_(data[nin * nout:])
@@ -83,6 +87,9 @@ def _plan(torch, module):
                              "make an MLP")
         if m.bias is None:
             raise ValueError(f"{where}: a Linear without bias (every neuron has one)")
+        if min(m.in_features, m.out_features) < 1:
+            raise ValueError(f"{where}: {m.in_features} inputs and {m.out_features} outputs; "
+                             "a layer has at least one of each")
         if sizes and m.in_features != sizes[-1]:
             raise ValueError(f"{where}: takes {m.in_features} inputs, but the layer before "
                              f"gives {sizes[-1]}")
@@ -90,7 +97,8 @@ def _plan(torch, module):
             if not p.dtype.is_floating_point or p.is_meta:
                 raise ValueError(f"{where}: its parameters are {p.dtype} on {p.device}; "
                                  "real numbers with data are needed")
-        sizes += [] if sizes else [m.in_features]
+        if not sizes:
+            sizes.append(m.in_features)
         sizes.append(m.out_features)
         params.append((m.weight, m.bias))
         after.append(("linear", where))
@@ -134,6 +142,5 @@ def from_torch(module, fused=False):
     with torch.no_grad():
         for layer, (weight, bias) in zip(model.layers, params):
             numbers = torch.cat([weight.reshape(-1), bias]).to("cpu", torch.float64).tolist()
-            set_data([w for n in layer.neurons for w in n.w] + [n.b for n in layer.neurons],
-                     numbers)
+            set_data(_values(layer), numbers)
     return model

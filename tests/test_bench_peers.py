@@ -35,6 +35,7 @@ def test_benchmarks_time_the_steps_python_m_micrograd_bench_times():
     from micrograd.bench import cli
     here = Path(__file__).resolve().parent.parent / "micrograd" / "bench" / "scenarios.py"
     assert Path(peers.scenarios.__file__).resolve() == here
-    assert {job["scenario"] for _, _, job, _ in cli.scenarios(False)} <= set(peers.scenarios.SCENARIOS)
+    used = {job["scenario"] for _, _, job, _ in cli.scenarios(False)}
+    assert used <= set(peers.scenarios.SCENARIOS)
     for name, run in peers.scenarios.SCENARIOS.items():
         assert peers.SCENARIOS[name] is run

@@ -196,12 +196,14 @@ REJECTED = {
                                   "layer 3 (Sigmoid)"),
     "an activation first": (lambda: [R(), L(2, 1)], "layer 0 (ReLU)"),
     "two activations in a row": (lambda: [L(2, 1), R(), R()], "layer 2 (ReLU)"),
+    "an empty Linear": (lambda: [L(2, 3), R(), L(3, 0)], "layer 2 (Linear)"),
     "complex weights": (lambda: [L(2, 1, dtype=torch.complex128)], "layer 0 (Linear)"),
     "no Linear at all": (lambda: [], "no Linear layer"),
 }
 
 
 @pytest.mark.parametrize("name", REJECTED)
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 def test_from_torch_rejects_what_no_mlp_is_before_making_one(name, monkeypatch):
     layers, message = REJECTED[name]
     seq = torch.nn.Sequential(*layers())

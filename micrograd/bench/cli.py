@@ -78,7 +78,7 @@ def measure(plan, impls, rounds, reference, progress):
                        "reference": reference}
                 out = run_job(job, timeout=1200)
                 where = {"mg010": reference, "torch-vec": ""}.get(impl, ours)
-                if out["module"] and not out["module"].startswith(where):
+                if out["module"] and not out["module"].startswith(os.path.join(where, "")):
                     out["error"] = f"imported {out['module']}, not micrograd from {where}"
                 rec = results[key][impl]
                 rec["module"], rec["steps"], rec["warmup"] = out["module"], timed, warmup
