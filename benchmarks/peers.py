@@ -20,10 +20,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORACLE = os.path.join(ROOT, ".oracle", "micrograd-0.1.0")
-# loaded as a file: importing micrograd.bench would import micrograd before 0.1.0 can be
-sys.path.insert(1, os.path.join(ROOT, "micrograd", "bench"))
+# imported as a file: importing micrograd.bench would import micrograd before 0.1.0 can be
+sys.path.insert(0, os.path.join(ROOT, "micrograd", "bench"))
 import scenarios  # noqa: E402
 from scenarios import Scalars, fast_mse_graph, larger_batch, run  # noqa: E402,F401
+del sys.path[0]     # none of that folder's other files is a top-level module
 
 # ---------------------------------------------------------------- memory
 
