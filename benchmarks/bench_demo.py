@@ -1,11 +1,12 @@
 """demo: one training step of the moons demo, unchanged user code, ms per step.
 
 MLP(2, [16, 16, 1]) on 100 points, SVM max-margin loss + 1e-4 L2, zero_grad,
-backward, SGD (peers.value_step is the notebook's code). Slow peers time fewer
-steps per process; every implementation warms up with one step unless noted.
+backward, SGD (value_step in micrograd/bench/scenarios.py, the code `python -m
+micrograd.bench` times too, is the notebook's code). Slow peers time fewer steps
+per process; every implementation warms up with one step unless noted.
 Our row runs the notebook's code unchanged: nn.Neuron makes each neuron's sum
 with engine.dot (one C call for the nodes micrograd's sum(...) makes).
-ours-fast is the same model and loss through the fast path (peers.fast_step):
+ours-fast is the same model and loss through the fast path (scenarios.fast_step):
 the graph built once, then forward() replays it; its second step, the first
 replay, also sorts the graph once, so it warms up with two steps.
 """

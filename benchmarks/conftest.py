@@ -6,7 +6,6 @@ Not here: the runner (harness.py) and the measured code (peers.py).
 """
 import importlib.util
 import os
-import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from harness import QUICK, ROOT
+from micrograd.bench.runner import cpu_model
 
 
 def pytest_collect_file(file_path, parent):
@@ -22,17 +22,6 @@ def pytest_collect_file(file_path, parent):
             and not parent.session.isinitpath(file_path):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _gcc_version():
@@ -57,7 +46,7 @@ def pytest_sessionstart(session):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["mg"] = {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "python": sys.version.split()[0],
         "gcc": _gcc_version(),

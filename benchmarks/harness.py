@@ -12,11 +12,10 @@ report.py turns into tables and ratios. All ratios come from one run.
 Quick mode (MG_BENCH_QUICK=1): smaller sizes and fewer rounds, for checking that
 a change did not break or slow things; its numbers are not the ones we publish.
 """
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from micrograd.bench import runner  # the process runner python -m micrograd.bench uses too
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -40,17 +39,7 @@ def size(full, quick):
 
 def run_job(job, env=None, timeout=1800):
     """Run one peers.py job in a fresh process; its JSON result, or an error record."""
-    try:
-        proc = subprocess.run([sys.executable, str(PEERS), json.dumps(job)], capture_output=True,
-                              text=True, cwd="/", env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"metrics": {}, "info": {}, "module": None, "error": f"timed out after {timeout} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"metrics": {}, "info": {}, "module": None,
-                "error": f"crashed (exit {proc.returncode}): {tail}"}
-    return json.loads(lines[-1])
+    return runner.run_job(job, PEERS, env, timeout)
 
 
 def interleave(benchmark, scenario, params, impls, rounds, unit, primary):
@@ -67,8 +56,7 @@ def interleave(benchmark, scenario, params, impls, rounds, unit, primary):
     def one_round():
         r = state["round"]
         state["round"] += 1
-        labels = list(impls)
-        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+        for label in runner.rotated(impls, r):
             over = impls[label]
             if r >= over.get("rounds", rounds):
                 continue

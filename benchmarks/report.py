@@ -9,9 +9,10 @@ and to PyTorch, all from the same run. Also prints the tables. Not a runner.
 """
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
+
+from micrograd.bench.runner import fmt, median, ratio  # the tables' numbers
 
 HERE = Path(__file__).resolve().parent
 REF = "mg010"                  # the baseline of every speed-up
@@ -36,26 +37,6 @@ MAX_TARGETS = [  # (issue, what, scenario key, metric, row, at most this, unit, 
 MAX_REPLAY_NS = 5              # issue 10: replay forward + backward of an unfused graph
 MAX_ARENA_BYTES = 48
 LOSS_RTOL = 1e-9               # ours-fast's losses against ours'
-
-
-def fmt(x):
-    """Three significant figures, thousands separated: 13,300 / 812 / 41.7 / 0.524."""
-    if x is None:
-        return "-"
-    if abs(x) >= 100:
-        return f"{x:,.0f}" if abs(x) < 1000 else f"{float(f'{x:.3g}'):,.0f}"
-    return f"{x:.3g}"
-
-
-def ratio(ref, x):
-    """ref / x as 16.2x, or 1/111x when x is the slower."""
-    if not ref or not x:
-        return "-"
-    return f"{fmt(ref / x)}x" if ref >= x else f"1/{fmt(x / ref)}x"
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
 
 
 def key_of(bench):
@@ -282,10 +263,11 @@ DESCRIPTIONS = {
               "build - RSS before) / nodes; ours also from micrograd.engine.stats(). Smaller is "
               "better; `vs` = micrograd 0.1.0's RSS bytes per node / this row's.",
     "demo": "One training step of the moons demo: MLP(2, [16, 16, 1]), 100 points, SVM loss + "
-            "L2, zero_grad, backward, SGD; unchanged user code (peers.value_step). "
+            "L2, zero_grad, backward, SGD; unchanged user code (value_step, in "
+            "micrograd/bench/scenarios.py). "
             "The fast path builds that graph once, with MLP(..., fused=True), off the clock; "
             "a step is loss.forward() (a replay in C), the accuracy from get_data of the "
-            "scores, optim.SGD's zero_grad(), loss.backward(), step() (peers.fast_step).",
+            "scores, optim.SGD's zero_grad(), loss.backward(), step() (scenarios.fast_step).",
     "larger": "One training step of MLP({nin}, {nouts}) on a batch of {batch}, mean squared "
               "error to one-hot targets, SGD. The fast path builds the graph once (inputs and "
               "targets leaves, MLP(..., fused=True)) and replays it as in demo.",

@@ -14,7 +14,8 @@ load_state_dict() and save() / load(), which keep a model's parameters in JSON (
 float exact, as float.hex; nothing in a file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
 """
-__all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load", "Value", "random"]  # micrograd's, and ours
+__all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load", "to_torch", "from_torch",
+           "Value", "random"]  # micrograd's, and ours
 
 import errno
 import json
@@ -29,6 +30,7 @@ import struct
 
 from micrograd._checks import real
 from micrograd.engine import Value, dot, leaves
+from micrograd._torch import from_torch, to_torch  # an MLP to PyTorch and back
 
 # activation -> the name in a neuron's repr ('ReLUNeuron(2)', 'TanhNeuron(3)')
 _ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}

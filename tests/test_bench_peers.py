@@ -28,3 +28,14 @@ def test_fast_path_losses_match_user_code(name):
     fast = run(peers.Scalars("ours-fast"), job)[1]["losses"]
     assert len(fast) == len(ours) == 5
     assert fast == pytest.approx(ours, rel=1e-9, abs=0)
+
+
+def test_benchmarks_time_the_steps_python_m_micrograd_bench_times():
+    """The training scenarios are written once, in micrograd/bench/scenarios.py."""
+    from micrograd.bench import cli
+    here = Path(__file__).resolve().parent.parent / "micrograd" / "bench" / "scenarios.py"
+    assert Path(peers.scenarios.__file__).resolve() == here
+    used = {job["scenario"] for _, _, job, _ in cli.scenarios(False)}
+    assert used <= set(peers.scenarios.SCENARIOS)
+    for name, run in peers.scenarios.SCENARIOS.items():
+        assert peers.SCENARIOS[name] is run

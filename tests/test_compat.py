@@ -197,3 +197,38 @@ class PickledName(Value):               # module level, as pickle needs
     def __init__(self, data, name):
         super().__init__(data)
         self.name = name
+
+
+NUMPY_STEP = """
+import random
+import numpy as np
+from micrograd.engine import Value
+from micrograd.nn import MLP
+random.seed(1337)
+model = MLP(2, [4, 1])
+X, y = np.array([[0.5, -1.0], [1.5, 0.25]]), np.array([1, -1])    # numpy, as the notebook
+scores = [model(list(map(Value, x))) for x in X]
+loss = sum((1 + -yi * s).relu() for yi, s in zip(y, scores))
+model.zero_grad()
+loss.backward()
+for p in model.parameters():
+    p.data -= 0.1 * p.grad
+result = [(type(p.data).__module__, type(p.data).__name__, float(p.data), repr(p.data),
+           type(p.grad).__module__) for p in model.parameters()]
+"""
+
+
+def test_with_numpy_inputs_parameters_are_floats_here_and_numpy_float64_in_0_1_0():
+    """The README's Differences: the same numbers, another type (and repr under numpy 2)."""
+    np = pytest.importorskip("numpy")
+    theirs = run_original(NUMPY_STEP)
+    ns = {}
+    exec(NUMPY_STEP, ns)
+    ours = ns["result"]
+    assert [t[2] for t in ours] == [t[2] for t in theirs]
+    assert {tuple(t[:2]) for t in theirs} == {("numpy", "float64")}
+    assert {tuple(t[:2]) for t in ours} == {("builtins", "float")}
+    if int(np.__version__.split(".")[0]) >= 2:
+        assert all(r.startswith("np.float64(") for *_, r, _ in theirs)
+        assert all(r == repr(x) for *_, x, r, _ in ours)
+    assert {t[4] for t in theirs} == {"numpy"} and {t[4] for t in ours} == {"builtins"}

@@ -95,6 +95,9 @@ def test_the_wheel_ships_the_license_and_full_metadata(dist):
         assert c in classifiers
     assert values["Project-URL"] and values["Author"] and values["Requires-Python"] == [">=3.9"]
     assert not [n for n in names if n.startswith("tests/")]      # tests ship in the sdist only
+    bench = {f"micrograd/bench/{f}.py" for f in
+             ("__init__", "__main__", "cli", "runner", "scenarios", "worker")}
+    assert bench <= set(names), sorted(bench - set(names))       # python -m micrograd.bench
 
 
 def test_the_sdist_ships_the_license_sources_and_every_file_the_tests_import(dist):
@@ -404,6 +407,34 @@ def test_installing_the_original_before_or_after_us_is_reported(dist, tmp_path):
         assert run(shlex.split(command), timeout=900).returncode == 0, command
     out = run([py, "-W", "error", "-m", "micrograd"])
     assert out.returncode == 0 and "status:       ok" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_the_bench_runs_from_the_wheel_in_a_fresh_venv_without_and_with_torch(dist, tmp_path):
+    """python -m micrograd.bench --quick as a user runs it: no checkout, no torch (its
+    column named, with the reason), then torch installed (the column measured)."""
+    venv.create(tmp_path / "venv", with_pip=True)
+    py = tmp_path / "venv" / "bin" / "python"
+    assert run([py, "-m", "pip", "install", "-q", dist["wheel"]], timeout=900).returncode == 0
+    bench = [py, "-m", "micrograd.bench", "--quick", "--json", tmp_path / "b.json"]
+    out = run(bench, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "not measured: PyTorch nn.Linear: torch not installed" in out.stdout
+    assert "not measured: micrograd 0.1.0: pass --reference DIR" in out.stdout
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert doc["machine"]["micrograd_file"].startswith(str(tmp_path / "venv"))
+    assert all(r["ours"]["ms_per_step"] and r["ours-fast"]["ms_per_step"]
+               for r in (s["results"] for s in doc["scenarios"].values()))
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip("torch's wheel here is for 3.11: the run with torch is skipped")
+    out = run([py, "-m", "pip", "install", "-q", "torch==2.13.0"], timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = run(bench, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "not measured: PyTorch" not in out.stdout and "failed" not in out.stdout
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert all(r["torch-vec"]["ms_per_step"] for r in (s["results"]
+                                                      for s in doc["scenarios"].values()))
 
 
 @pytest.mark.slow
