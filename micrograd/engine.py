@@ -39,7 +39,7 @@ from micrograd._mg.lib import (MG_LEAF, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH
                                MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_DATA, MG_GRAD, MG_ARG,
                                MG_LABEL, MG_CONST)
 
-_ABI_VERSION = 4
+_ABI_VERSION = 5
 if lib.mg_abi_version() != _ABI_VERSION:
     raise ImportError(f"micrograd._mg is stale (ABI {lib.mg_abi_version()}, expected "
                       f"{_ABI_VERSION}): reinstall the package to rebuild it")
