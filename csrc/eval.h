@@ -115,16 +115,21 @@ static HOT_INLINE mg_result evaluate(const mg_arena *a, int op, const int32_t *k
     return python_result(forward(a, op, k, n, c));
 }
 
-/* INFIX: x's term, and y's for two children (y of MG_POW is its constant) */
+/* INFIX: x's term, and y's for two children (y of MG_POW is its constant); l and r
+ * are the children of a node of two at most */
 #define BACKWARD_LEAF(rule, arity)
 #define BACKWARD_INFIX(rule, arity) {                                                   \
+        int32_t l = a->kids[i][0], r = a->kids[i][1];                                   \
         mg_number x = data_of(a, l), y = arity == 2 ? data_of(a, r)                     \
                     : number(a->arg[i], (a->flags[i] & MG_ARG_INT) != 0);               \
         add_grad(a, l, rule##_dx(x, y, a->data[i], g));                                 \
         if (arity == 2)                                                                 \
             add_grad(a, r, rule##_dy(x, y, a->data[i], g));                             \
     }
-#define BACKWARD_CALL(rule, arity)  add_grad(a, l, rule##_dx(data_of(a, l), a->data[i], g));
+#define BACKWARD_CALL(rule, arity) {                                                    \
+        int32_t l = a->kids[i][0];                                                      \
+        add_grad(a, l, rule##_dx(data_of(a, l), a->data[i], g));                        \
+    }
 #define BACKWARD_NARY(rule, arity) {                                                    \
         const int32_t *k;                                                               \
         int32_t n = children(a, i, &k);                                                 \
@@ -133,11 +138,9 @@ static HOT_INLINE mg_result evaluate(const mg_arena *a, int op, const int32_t *k
 #define BACKWARD_PYTHON(rule, arity)    /* its rule, if any, is Python code: Python calls it */
 
 /* The backward rule of every op, computed from current data as micrograd does:
- * node i's grad passed on to its children's. l and r are the children of a node of
- * two at most. */
+ * node i's grad passed on to its children's. */
 static HOT_INLINE void backward_node(mg_arena *a, int32_t i)
 {
-    int32_t l = a->kids[i][0], r = a->kids[i][1];
     mg_number g = number(a->grad[i], (a->flags[i] & MG_GRAD_INT) != 0);
     switch ((mg_op)a->op[i]) {
 #define OP(name, label, arity, kind, rule) case name: BACKWARD_##kind(rule, arity) break;

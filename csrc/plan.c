@@ -368,14 +368,16 @@ int mg_backward(mg_arena *a, int32_t root)
         }
     } else {
         int32_t n = topo(a, root, a->order, 1, &python);
-        unmark(a, a->order, n);
         if (python) {           /* a Python rule below: Python runs this backward */
+            unmark(a, a->order, n);
             UNLOCK(&a->lock);
             return MG_EPYTHON;
         }
         seed_root(a, root);
-        for (int32_t k = n - 1; k >= 0; k--)
+        for (int32_t k = n - 1; k >= 0; k--) {
+            unmark(a, a->order + k, 1);     /* here, not in a pass of its own: a read less */
             backward_node(a, a->order[k]);
+        }
     }
     UNLOCK(&a->lock);
     return MG_OK;
