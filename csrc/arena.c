@@ -1,6 +1,6 @@
 /* arena.c: the arena's slots: growth, edges, release, field access, statistics.
  *
- * Not here: making nodes (build.c), the op tables (ops.c), walks over a graph
+ * Not here: making nodes (build.c), the op tables (ops.h, mg.c), walks over a graph
  * (plan.c). Growth is all or nothing: MG_ENOMEM leaves the graph as it was.
  */
 #include <stddef.h>

@@ -1,5 +1,5 @@
-/* ops.c: what the engine says about itself: the ABI version, status messages, and
- * each op's label, arity and kind (from ops.def, through ops.h), for Python.
+/* mg.c: what the engine of mg.h says about itself: the ABI version, status messages,
+ * and each op's label, arity and kind (from ops.def, through ops.h), for Python.
  */
 #include <stdint.h>
 #include "mg.h"
