@@ -300,7 +300,7 @@ static mg_plan *plan_get(mg_arena *a, int32_t root)
         sort_block(level, order + lo, p->order + lo, m - lo < BLOCK ? m - lo : BLOCK, count);
     free(count);
     p->group_at = (int8_t *)(p->order + m);
-    memset(p->group_at, 1, (size_t)m);
+    memset(p->group_at, 1, (uint32_t)m);   /* (m >= 0: unsigned, for -Wstringop-overflow) */
     for (int32_t k = 0; k + GROUP <= m; k++) {
         if (level[p->order[k]] == level[p->order[k + GROUP - 1]] && is_group(a, p->order + k)) {
             p->group_at[k] = GROUP;     /* one level: sorted, so the first and last agree */
