@@ -16,7 +16,8 @@
  * use a few):
  *   INFIX  mg_result <rule>_forward(mg_number x, mg_number y)
  *          mg_number <rule>_dx(mg_number x, mg_number y, double out, mg_number g)
- *          mg_number <rule>_dy(...the same...)   (ops of two children)
+ *          mg_number <rule>_dy(...the same...)   (compiled for every INFIX row, called
+ *                                                  for two children: MG_POWV's, not MG_POW's)
  *   CALL   mg_result <rule>_forward(mg_number x)
  *          mg_number <rule>_dx(mg_number x, double out, mg_number g)
  * x, y: the operands' data (y of MG_POW: its constant exponent); out: the node's
@@ -143,7 +144,7 @@ RULE mg_number relu_dx(mg_number x, double out, mg_number g)
 
 /* ---------------------------------------------------------------- tanh */
 
-/* t = (math.exp(2*x) - 1)/(math.exp(2*x) + 1), as math.tanh (the lecture's Value) */
+/* math.tanh(x): micrograd 0.1.0 has none; the lecture's Value makes t from exp */
 RULE mg_result tanh_forward(mg_number x) { return result(tanh(x.value), 0); }
 /* self.grad += (1 - t**2) * out.grad */
 RULE mg_number tanh_dx(mg_number x, double out, mg_number g)
