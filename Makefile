@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 ORACLE := .oracle/micrograd-0.1.0
-ENGINE := $(wildcard csrc/*.c csrc/*.h) micrograd/_build.py setup.py pyproject.toml
+ENGINE := $(wildcard csrc/*.c csrc/*.h csrc/*.def) micrograd/_build.py setup.py pyproject.toml
 
 # setuptools' editable install prints a warning box about folders named like the package;
 # we know (micrograd/__init__.py explains a shadowing checkout), so pip is asked not to show it

@@ -10,6 +10,8 @@
  * + parent nodes) is positive.
  * Threads: every function takes the arena's lock, so concurrent calls are safe.
  */
+#ifndef MG_H
+#define MG_H
 #define MG_ABI_VERSION 5
 
 typedef enum {
@@ -19,9 +21,10 @@ typedef enum {
     MG_STATUS_COUNT
 } mg_status;
 
-typedef enum {            /* same order as every switch and table in mg.c */
+typedef enum {            /* the rows of csrc/ops.def, in order (ops.h asserts it) */
     MG_LEAF = 0, MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-    MG_SIGMOID, MG_POWV,
+    MG_SIGMOID,
+    MG_POWV,              /* x ** y with y a node (a Value exponent); MG_POW's y is arg */
     MG_DOT,               /* n-ary: children start, w0, x0, w1, x1, ... (edges array) */
     MG_LSE,               /* n-ary: log(sum(exp(x))), shifted by the largest x */
     MG_PY,                /* n-ary, any number of children: an op defined in Python
@@ -29,12 +32,17 @@ typedef enum {            /* same order as every switch and table in mg.c */
     MG_OP_COUNT
 } mg_op;
 
-typedef enum {            /* how Python's messages print an op: x op y, name(x), ... */
-    MG_KIND_LEAF = 0, MG_KIND_INFIX, MG_KIND_CALL, MG_KIND_NARY, MG_KIND_PYTHON,
+typedef enum {            /* how Python prints an op's node in an error message */
+    MG_KIND_LEAF = 0,
+    MG_KIND_INFIX,        /* x op y: MG_ADD, MG_MUL, MG_POW, MG_POWV */
+    MG_KIND_CALL,         /* name(x): relu, tanh, exp, log, sigmoid */
+    MG_KIND_NARY,         /* dot, logsumexp */
+    MG_KIND_PYTHON,       /* MG_PY */
     MG_KIND_COUNT
 } mg_kind;
 
-typedef enum {
+typedef enum {            /* a field of mg_get/mg_set; the last two are flags, read and
+                             written as the is_int of mg_number and mg_set */
     MG_DATA = 0, MG_GRAD, MG_ARG,
     MG_LABEL,             /* is_int: whether Python holds a label for this node */
     MG_PYSTATE            /* is_int: 1 sets MG_PYTHON on the node (it cannot be unset) */
@@ -120,7 +128,8 @@ int mg_retain(mg_arena *a, int32_t i);
 int mg_release(mg_arena *a, const int32_t *idx, int32_t n);  /* one reference each; frees
                                               what is no longer referenced */
 
-/* node i: read one field (and its int flag) or write one; op and children */
+/* node i: read one field (and its int flag) or write one; op and children.
+ * is_int (out->is_int for mg_get) is the flag itself for MG_LABEL and MG_PYSTATE. */
 int mg_get(mg_arena *a, int32_t i, int field, mg_number *out);
 /* the same reads without an out-pointer, for Python's hot path (p.data, p.grad):
  * NaN and 0 for an index that is not a live node */
@@ -171,9 +180,9 @@ int mg_forward(mg_arena *a, int32_t root, int32_t *failed);
 /* Python's arena ------------------------------------------------------------
  * micrograd.engine keeps every Value in one arena, given once to mg_use. These are
  * its hot calls on that arena: mg_push, mg_value, mg_is_int, mg_set and mg_release
- * without the arena argument, which cffi converts at a cost of some 300 instructions
- * a call (as much as the work of a push). For micrograd.engine only: one arena per
- * process. Before mg_use: MG_EINDEX (push: its negative), NaN and 0. */
+ * without the arena argument, which cffi is slow to convert (as much as the work of a
+ * push: benchmarks/RESULTS.md). For micrograd.engine only: one arena per process.
+ * Before mg_use: MG_EINDEX (push: its negative), NaN and 0. */
 void mg_use(mg_arena *a);
 int32_t mg_use_push(int op, int32_t lhs, int32_t rhs, double arg, int arg_is_int);
 double mg_use_value(int32_t i, int field);
@@ -216,3 +225,5 @@ int mg_optim_zero_grad(mg_optim *o);         /* grads to the int 0, as mg_zero_g
  * MG_ERANGE for v given with SGD, or mg_optim_load given step < 0. */
 int mg_optim_state(mg_optim *o, double *m, double *v, int64_t *step);
 int mg_optim_load(mg_optim *o, const double *m, const double *v, int64_t step);
+
+#endif

@@ -35,7 +35,7 @@ def compile_args():
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_from_header(os.path.join(CSRC, "mg.h")))
 # cffi releases the GIL and saves errno around every call. Our calls are a few
-# nanoseconds of C, and releasing and re-taking the GIL costs ten times that, so
+# nanoseconds of C, and releasing and re-taking the GIL costs more than that, so
 # the wrappers keep it (these macros wrap each call in the generated _mg.c). The
 # GIL then serialises calls into the arena; the arena's own lock stays as the
 # guarantee, uncontended. benchmarks/bench_gil.py measures both choices.

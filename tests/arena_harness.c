@@ -1,6 +1,6 @@
 /* arena_harness.c: every function of csrc/mg.h, for `make sanitize`, in plain C.
  *
- * Compiled with -fsanitize=address,undefined and linked with csrc/mg.c directly,
+ * Compiled with -fsanitize=address,undefined and linked with the csrc C files directly,
  * so LeakSanitizer can run (under CPython it cannot: the interpreter leaks at exit
  * by design). It creates, grows, limits, reuses and frees arenas and graphs,
  * drives every error path, and exits non-zero on the first wrong status or number.
@@ -40,7 +40,7 @@ static int64_t live(mg_arena *a)
     return s.live;
 }
 
-/* every status has a message; every op a name */
+/* every status has a message; every op a name, an arity and a kind */
 static void names(void)
 {
     CHECK(mg_abi_version() == MG_ABI_VERSION);
@@ -49,6 +49,15 @@ static void names(void)
     CHECK(strlen(mg_strerror(-1)) > 0);
     for (int op = -1; op <= MG_OP_COUNT; op++)
         CHECK(mg_op_name(op) != NULL);
+    for (int op = 0; op < MG_OP_COUNT; op++) {    /* every op has an arity and a kind */
+        CHECK(mg_op_arity(op) >= -1 && mg_op_arity(op) <= 2);
+        CHECK(mg_op_kind(op) >= 0 && mg_op_kind(op) < MG_KIND_COUNT);
+    }
+    CHECK(mg_op_arity(-1) == -2 && mg_op_arity(MG_OP_COUNT) == -2);
+    CHECK(mg_op_kind(-1) == -1 && mg_op_kind(MG_OP_COUNT) == -1);
+    CHECK(mg_op_arity(MG_LEAF) == 0 && mg_op_kind(MG_LEAF) == MG_KIND_LEAF);
+    CHECK(mg_op_arity(MG_POW) == 1 && mg_op_kind(MG_POW) == MG_KIND_INFIX);
+    CHECK(mg_op_arity(MG_DOT) == -1 && mg_op_kind(MG_PY) == MG_KIND_PYTHON);
 }
 
 /* one node of every op, backward through all of them, then everything released */
