@@ -170,6 +170,8 @@ void drop(mg_arena *a, int32_t i)
             a->edges_dead += n;
         if (a->flags[j] & PLANNED)
             plan_free(a, j);
+        if (a->op[j] == MG_LEAF && (a->flags[j] & MG_PYTHON))
+            a->python_leaves--;
         a->kids[j][0] = a->free_head;
         a->kids[j][1] = -1;
         a->free_head = j;
@@ -234,7 +236,11 @@ int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
         case MG_DATA: a->data[i] = value; set_flag(&a->flags[i], MG_DATA_INT, is_int); break;
         case MG_GRAD: a->grad[i] = value; set_flag(&a->flags[i], MG_GRAD_INT, is_int); break;
         case MG_LABEL: set_flag(&a->flags[i], MG_HAS_LABEL, is_int); break;
-        case MG_PYSTATE: a->flags[i] |= is_int ? MG_PYTHON : 0; break;
+        case MG_PYSTATE:
+            if (is_int && a->op[i] == MG_LEAF && !(a->flags[i] & MG_PYTHON))
+                a->python_leaves++;
+            a->flags[i] |= is_int ? MG_PYTHON : 0;
+            break;
         default: status = MG_EINDEX;
         }
     }

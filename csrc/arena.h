@@ -90,6 +90,7 @@ struct mg_arena {
     int32_t *edges;         /* children of n-ary nodes; freed ranges are dead until compacted */
     int64_t edges_len, edges_cap, edges_dead;
     mg_plan *plans;
+    int64_t python_leaves;  /* leaves with MG_PYTHON: no kept order holds them (see mg_backward) */
     mg_lock lock;
 };
 

@@ -348,7 +348,9 @@ int mg_backward(mg_arena *a, int32_t root)
         UNLOCK(&a->lock);
         return status;
     }
-    mg_plan *p = plan_find(a, root);
+    /* A kept order has no leaves, so while any leaf has a Python rule, walk the graph
+     * anew: the walk meets that leaf and leaves the backward to Python (MG_EPYTHON). */
+    mg_plan *p = a->python_leaves ? NULL : plan_find(a, root);
     int python = 0;
     if (p) {
         for (int32_t k = 0; k < p->n; k++) {    /* a plan has no leaves */

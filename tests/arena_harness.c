@@ -616,6 +616,18 @@ static void python_nodes(void)
     CHECK(mg_arena_limit(a, INT32_MAX) == MG_OK);         /* clamped below MG_PYTHON_INDEX */
     int32_t all[6] = { x, y, p, none, z, c };
     CHECK(mg_release(a, all, 6) == MG_OK && live(a) == 0);
+    /* a rule on a leaf of a graph with a kept order (which holds no leaves): still found,
+     * before or after the order was made, until the leaf is freed */
+    int32_t w = push(a, MG_LEAF, -1, -1, 3), v = push(a, MG_MUL, w, MG_CONST, 2);
+    CHECK(mg_forward(a, v, &failed) == MG_OK && mg_backward(a, v) == MG_OK);
+    CHECK(mg_set(a, w, MG_PYSTATE, 0, 1) == MG_OK && mg_backward(a, v) == MG_EPYTHON);
+    CHECK(mg_forward(a, v, &failed) == MG_OK && mg_backward(a, v) == MG_EPYTHON);
+    CHECK(mg_release(a, &w, 1) == MG_OK && mg_backward(a, v) == MG_EPYTHON);  /* v holds w */
+    CHECK(mg_release(a, &v, 1) == MG_OK && live(a) == 0);
+    int32_t u = push(a, MG_LEAF, -1, -1, 1), t = push(a, MG_RELU, u, -1, 0);  /* w's slots */
+    CHECK(mg_forward(a, t, &failed) == MG_OK && mg_backward(a, t) == MG_OK);
+    int32_t ut[2] = { u, t };
+    CHECK(mg_release(a, ut, 2) == MG_OK && live(a) == 0);
     mg_arena_free(a);
 }
 

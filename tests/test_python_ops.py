@@ -430,3 +430,34 @@ def test_walking_prev_over_python_ops_keeps_memory_linear_in_the_graph():
 
     small, large = retained_per_node(500), retained_per_node(4000)
     assert large < 1.5 * small and large < 1000     # bytes a node walked: flat in n
+
+
+@pytest.mark.parametrize("when", ["before forward()", "after forward()"])
+def test_a_python_rule_on_a_leaf_runs_after_forward_kept_an_order(when):
+    """Issue 20 (2): a _backward of Python code set on a leaf (a gradient hook clipping
+    the grad) runs at the leaf's turn, as on a plain backward(), whether it was set
+    before or after forward() kept an order for the root."""
+    def model():
+        w, x = Value(3.0), Value(2.0)
+        return w, (w * x) ** 2          # d loss / dw = 2 * w * x**2 = 24
+
+    def clip(p):
+        def _backward():
+            p.grad = max(-1.0, min(1.0, p.grad))
+        return _backward
+
+    w, loss = model()
+    w._backward = clip(w)
+    loss.backward()
+    plain = w.grad
+    w, loss = model()
+    if when == "before forward()":
+        w._backward = clip(w)
+    loss.forward()
+    if when == "after forward()":
+        w._backward = clip(w)
+    loss.backward()
+    assert plain == 1.0 and w.grad == plain
+    del w._backward                     # and back to the built-in rule: no clipping
+    loss.backward()
+    assert w.grad == 1.0 + 24.0
