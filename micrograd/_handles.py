@@ -8,6 +8,7 @@ small Python object per op, because a Python call costs more than the C work.
 Internal: micrograd.engine is the face.
 """
 import functools
+import gc
 import os
 import threading
 import weakref
@@ -40,15 +41,16 @@ if hasattr(os, "register_at_fork"):     # a fork's child has only the forking th
 # _python[i]: a weak reference to the Value of node i whose _backward is Python code
 # (micrograd._pyops); pruned here when that Value dies.
 _python = {}
-
-
+# flushes[0]: releases so far; flushes[1]: as many when the running garbage collection
+# began (see _keeping_node)
+_flushes = [0, None]
 # _taken[i]: the dead Value's reference whose entry _live[i] a newer Value took before
 # that death was released (_value_of); its release must leave the entry alone.
 _taken = {}
 
 
 def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead,
-           _live=_live, _handles=_handles, _python=_python, _taken=_taken):
+           _live=_live, _handles=_handles, _python=_python, _taken=_taken, _flushes=_flushes):
     # what it uses is bound here, so that it still works while the interpreter shuts down
     if not _lock.acquire(blocking=wait):
         return                                  # another thread is at it
@@ -57,6 +59,7 @@ def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead
         refs = _dead[:n]
         del _dead[:n]                           # other threads append after n
         batch = [ref.i for ref in refs]
+        _flushes[0] += 1
         with _handles:
             if _taken:          # entries newer Values took from these (see _value_of)
                 for ref in refs:
@@ -79,9 +82,9 @@ def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead
 class _Ref(weakref.ref):
     """_live's weak reference to a Value; i is its node. When the Value dies, CPython
     clears the reference (so _value_of can no longer hand it out) and calls
-    _dead.append(ref) in C: no Python code runs per death. (A Value dies with its
-    reference cleared before any __del__ of a subclass runs, when the cyclic GC frees
-    it; a __del__ that resurrects a Value leaves it without a node.)"""
+    _dead.append(ref) in C: no Python code runs per death. (When the cyclic GC frees
+    a Value, its reference is cleared before any __del__ of a subclass runs, and that
+    __del__ may resurrect it: see _keeping_node.)"""
     __slots__ = ("i",)
 
 
@@ -245,14 +248,18 @@ def _keeping_node(user_del):
     collector frees a Value, CPython clears its weak reference (queueing its node's
     release) before any __del__ runs; so first the Value takes its node back with a
     reference of its own, and then it keeps its node if __del__ resurrects it, or
-    releases it when it dies for good. If the node was released already (other code
-    ran in between), the Value is left without one: every use of it fails."""
+    releases it when it dies for good. If a release ran since the collection began
+    (code of the user's in between), the dead entry may no longer be this Value's: the
+    Value is left without a node, and every use of it fails."""
+    if _note_collections not in gc.callbacks:
+        gc.callbacks.append(_note_collections)     # (only once such a class exists)
+
     @functools.wraps(user_del)
     def __del__(self):
         i = getattr(self, "_i", None)
         with _handles:
             ref = _live[i] if i is not None else None
-            if ref is not None and ref() is None:       # its release is pending
+            if ref is not None and ref() is None and _flushes[0] == _flushes[1]:  # pending
                 _check(lib.mg_retain(_arena, i))
                 _taken[i] = ref                         # (see _value_of)
                 _live[i] = _Ref(self, _dead.append)     # its entry again, as _new_handle's
@@ -263,6 +270,11 @@ def _keeping_node(user_del):
                 del self._i
         user_del(self)
     return __del__
+
+
+def _note_collections(phase, info):
+    if phase == "start":
+        _flushes[1] = _flushes[0]
 
 
 # what a Value keeps in its __dict__ for its node (not the user's attributes)
