@@ -51,9 +51,10 @@ def mypy(tmp_path_factory):
     assert proc.returncode in (0, 1) and not proc.stderr, proc.stdout + proc.stderr
     errors = {f.name: [] for f in files}
     for line in proc.stdout.splitlines():
-        m = re.match(r"(.+?):(\d+): error: (.*)", line)
-        assert m, line                          # nothing but errors (no notes, no crash)
-        errors[Path(m.group(1)).name].append((int(m.group(2)), m.group(3)))
+        m = re.match(r"(.+?):(\d+): (error|note): (.*)", line)
+        assert m, line                          # errors and their notes, no crash
+        if m.group(3) == "error":
+            errors[Path(m.group(1)).name].append((int(m.group(2)), m.group(4)))
     return errors
 
 
@@ -68,9 +69,11 @@ def test_mypy_strict_accepts_a_training_script(mypy):
 
 def test_mypy_reports_every_deliberate_error_and_nothing_else(mypy):
     lines = (TYPING / "wrong.py").read_text().splitlines()
-    marked = {n for n, line in enumerate(lines, 1) if "  # error: " in line}
+    marked = {(n, m.group(1)) for n, line in enumerate(lines, 1)
+              if (m := re.search(r"  # error \[([\w-]+)\]: ", line))}
     assert len(marked) >= 10
-    assert {n for n, _ in mypy["wrong.py"]} == marked, mypy["wrong.py"]
+    found = {(n, re.search(r"\[([\w-]+)\]$", message).group(1)) for n, message in mypy["wrong.py"]}
+    assert found == marked, mypy["wrong.py"]
 
 
 def test_the_training_script_runs(tmp_path):
