@@ -54,7 +54,7 @@ $(VENV)/.installed: $(VENV)/.venv $(ENGINE)
 
 $(VENV)/.test-deps: $(VENV)/.installed
 	$(PIP) install -q pytest hypothesis pytest-benchmark numpy build matplotlib graphviz torch==2.13.0 \
-		scikit-learn
+		scikit-learn mypy
 	touch $@
 
 # the `data` extra of pyproject.toml, for the digits example

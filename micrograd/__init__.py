@@ -28,7 +28,7 @@ def _dist_version(name):
         return None
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> str:
     """micrograd.__version__, read from the installed metadata when first asked for."""
     if name == "__version__":
         version = globals()["__version__"] = _dist_version(DIST) or "0+unknown"  # a bare checkout

@@ -1,9 +1,20 @@
 """Bulk data: a training step moves a whole batch in and out of the graph in one C
 call each (set_data, get_data, get_grad; re-exported by micrograd.engine)."""
+from __future__ import annotations
+
 import array
 
 from micrograd import _handles
 from micrograd._core import _arena, _check, _number, ffi, lib
+
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    from typing import Iterable, TypeVar, overload
+
+    from micrograd._handles import Number
+    from micrograd.engine import Value
+
+    _Out = TypeVar("_Out")     # the out buffer given to get_data and get_grad, returned
 
 
 def _indices(values):
@@ -34,7 +45,7 @@ def _float64(buf, n, writable, what):
     return ffi.from_buffer("double[]", m, require_writable=writable)
 
 
-def set_data(values, numbers):
+def set_data(values: Iterable[Value], numbers: Iterable[Number]) -> None:
     """values[k].data = numbers[k] for every k, in one C call. numbers: a sequence
     of numbers, or any float64 buffer (a numpy array of any shape, array('d'),
     memoryview) holding len(values) numbers. On error nothing changes."""
@@ -66,12 +77,22 @@ def _get(field, values, out):
     return out
 
 
-def get_data(values, out=None):
+if TYPE_CHECKING:
+    @overload
+    def get_data(values: Iterable[Value], out: None = None) -> array.array[float]: ...
+    @overload
+    def get_data(values: Iterable[Value], out: _Out) -> _Out: ...
+def get_data(values: Iterable[Value], out: object = None) -> object:
     """[v.data for v in values] as floats, in one C call: a new array('d'), or
     written into out (a writable float64 buffer of len(values) numbers) and returned."""
     return _get(lib.MG_DATA, values, out)
 
 
-def get_grad(values, out=None):
+if TYPE_CHECKING:
+    @overload
+    def get_grad(values: Iterable[Value], out: None = None) -> array.array[float]: ...
+    @overload
+    def get_grad(values: Iterable[Value], out: _Out) -> _Out: ...
+def get_grad(values: Iterable[Value], out: object = None) -> object:
     """[v.grad for v in values], as get_data."""
     return _get(lib.MG_GRAD, values, out)

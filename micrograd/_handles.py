@@ -7,6 +7,8 @@ small Python object per op, because a Python call costs more than the C work.
 
 Internal: micrograd.engine is the face.
 """
+from __future__ import annotations
+
 import functools
 import gc
 import os
@@ -16,7 +18,17 @@ import weakref
 from micrograd._core import (_EXC, _arena, _check, _is_nary, _node_fields, _number, _op_error,
                              _op_name, _read, _strerror, ffi, lib)
 
-Value = None    # engine.py's Value, set there once it exists: the class ops make
+Value: Any = None   # engine.py's Value, set there once it exists: the class ops make
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:   # what the methods made by _binary and _unary are, to type checkers:
+    # Callables whose first argument is self, so that assigned in Value's class body they
+    # are methods (`__add__ = _binary(MG_ADD)`: `Value + float -> Value`)
+    from typing import Any, Callable, SupportsFloat, SupportsIndex, Union
+
+    from micrograd.engine import Value as _Value
+    Number = Union[SupportsFloat, SupportsIndex]    # what _number takes: int, float, numpy's
+    BinaryMethod = Callable[[_Value, Union[_Value, Number]], _Value]
+    UnaryMethod = Callable[[_Value], _Value]
 
 _push = lib.mg_use_push
 _PYTHON_INDEX = lib.MG_PYTHON_INDEX
@@ -88,7 +100,7 @@ class _Ref(weakref.ref):
     __slots__ = ("i",)
 
 
-def _binary(op, op_value=None, rhs=lib.MG_CONST):
+def _binary(op: int, op_value: int | None = None, rhs: int = lib.MG_CONST) -> BinaryMethod:
     """The method `self op other` of micrograd's Value: op_value(self, other) for a
     Value other (default op), else op(self, rhs) with the number as the argument
     (rhs MG_CONST: the number becomes a leaf, in C; -1: it is the exponent)."""
@@ -127,7 +139,7 @@ def _binary(op, op_value=None, rhs=lib.MG_CONST):
     return method
 
 
-def _unary(op):
+def _unary(op: int) -> UnaryMethod:
     """The method `self.op()` of micrograd's Value (relu, tanh, ...)."""
     push, new, ref, died, live, dead, python_bit = (_push, object.__new__, _Ref, _dead.append,
                                                     _live, _dead, _PYTHON_INDEX)
@@ -314,7 +326,7 @@ def _replay_error(status, i):
         "forward(): " + (message or f"{_strerror(status)} in {_op_name(op)!r}"))
 
 
-def stats():
+def stats() -> dict[str, int]:
     """The arena's live nodes, capacity and bytes, the children of n-ary nodes
     (edges) and the kept orders of forward() (plans), for tests and benchmarks."""
     _flush(wait=True)

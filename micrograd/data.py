@@ -3,11 +3,14 @@
 Not a port of scikit-learn: the same recipe as sklearn.datasets.make_moons, drawn
 from Python's random module, so the points differ from scikit-learn's for the same seed.
 """
+from __future__ import annotations
+
 import math
 import random
 
 
-def moons(n_samples=100, noise=0.1, seed=1337):
+def moons(n_samples: int = 100, noise: float = 0.1,
+          seed: int = 1337) -> tuple[list[list[float]], list[int]]:
     """Two interleaving half circles: (X, y), X a list of [x0, x1], y in {-1, 1}.
 
     As make_moons(n_samples, noise=noise, shuffle=True): n_samples // 2 points on

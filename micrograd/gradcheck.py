@@ -9,6 +9,12 @@ Not a proof at points where f is not differentiable (relu at 0: backward gives
 absolute, as in PyTorch: for inputs far from 1 in magnitude pass an eps that
 is representable next to them (say 1e-6 * abs(x)).
 """
+from __future__ import annotations
+
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
+
 from micrograd.engine import Value
 
 __all__ = ["gradcheck", "GradcheckError"]
@@ -18,7 +24,7 @@ class GradcheckError(AssertionError):
     """backward() and finite differences disagree for one input."""
 
 
-def _evaluate(f, xs):
+def _evaluate(f: Callable[..., Value], xs: list[float]) -> tuple[Value, list[Value]]:
     """f at float64 leaves with data xs: (output Value, leaves)."""
     leaves = [Value(x) for x in xs]
     out = f(*leaves)
@@ -27,14 +33,15 @@ def _evaluate(f, xs):
     return out, leaves
 
 
-def _close(analytic, numeric, atol, rtol):
+def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
     """As torch.allclose: |a - n| <= atol + rtol * |n|; equal infinities match, nan never."""
     if analytic == numeric:
         return True
     return abs(analytic - numeric) <= atol + rtol * abs(numeric)
 
 
-def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(f: Callable[..., Value], inputs: Iterable[Value | float], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
     """True if backward() agrees with finite differences for every input of f.
 
     inputs: numbers or Values (only their data is used: f runs on fresh leaves,

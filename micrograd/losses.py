@@ -6,26 +6,37 @@ chosen when the graph is built; to change labels between replays, give
 targets as Values (one-hot or probabilities) and set their data instead.
 Not here: reductions other than the mean, or a loss object with state.
 """
+from __future__ import annotations
+
 import numbers
 import operator
 
 from micrograd.engine import Value, dot, logsumexp
 
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Sequence, SupportsIndex, TypeVar
 
-def mse(preds, targets):
+    from micrograd._handles import Number
+    _A = TypeVar("_A")
+    _B = TypeVar("_B")
+
+
+def mse(preds: Iterable[Value], targets: Iterable[Value | Number]) -> Value:
     """mean((p - t)**2 for p, t in zip(preds, targets)), as torch's mse_loss."""
     preds, targets = _same_length(preds, targets)
     return sum((p - t)**2 for p, t in zip(preds, targets)) * (1.0 / len(preds))
 
 
-def hinge(scores, labels):
+def hinge(scores: Iterable[Value], labels: Iterable[Value | Number]) -> Value:
     """The SVM max-margin loss of micrograd's demo, averaged: labels are +1 or -1."""
     scores, labels = _same_length(scores, labels)
     losses = [(1 + -y*s).relu() for y, s in zip(labels, scores)]
     return sum(losses) * (1.0 / len(losses))
 
 
-def cross_entropy(logits, target):
+def cross_entropy(logits: Iterable[Value | Number] | Iterable[Sequence[Value | Number]],
+                  target: SupportsIndex | Iterable[Any]) -> Value:
     """Softmax cross-entropy, as torch's cross_entropy: logsumexp(logits) - logits[target]
     for a class index (an int, a numpy integer); sum(t) * logsumexp(logits) - sum(t_k *
     logits_k) for target probabilities t (a list, tuple or numpy array of numbers, or of
@@ -50,7 +61,7 @@ def cross_entropy(logits, target):
     return lse * sum(target) - dot(target, logits, Value(0.0), fused=True)
 
 
-def _class_index(target, n):
+def _class_index(target: Any, n: int) -> int | None:
     """target as a class index in range(-n, n), or None if it is n probabilities."""
     if not isinstance(target, bool):
         try:
@@ -70,7 +81,7 @@ def _class_index(target, n):
     return None
 
 
-def _whole(x):
+def _whole(x: Any) -> int | None:
     """int(x) if x is a number of a whole value (1.0, np.float64(2), '3'), else None."""
     try:
         x = float(x)
@@ -79,7 +90,7 @@ def _whole(x):
     return int(x) if x.is_integer() else None
 
 
-def _same_length(a, b):
+def _same_length(a: Iterable[_A], b: Iterable[_B]) -> tuple[list[_A], list[_B]]:
     a, b = list(a), list(b)
     if len(a) != len(b):
         raise ValueError(f"got {len(a)} predictions and {len(b)} targets")

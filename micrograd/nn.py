@@ -13,7 +13,13 @@ and checks that reject bad sizes and activations up front; state_dict() /
 load_state_dict() and save() / load(), which keep a model's parameters in JSON (every
 float exact, as float.hex; nothing in a file is ever run).
 Not here: anything that knows about C; parameters are ordinary Values.
+Types: a Neuron gives a Value; a Layer or an MLP gives a Value or a list of Values (one
+per output neuron), which only the model's sizes tell apart, so their __call__ is typed
+Any (Output): `ypred = [n(x) for x in xs]` and `sum((yout - ygt)**2 ...)` type-check as
+micrograd's code is written; say which it is where it matters (`out: Value = model(x)`).
 """
+from __future__ import annotations
+
 __all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load", "to_torch", "from_torch",
            "Value", "random"]  # micrograd's, and ours
 
@@ -35,6 +41,14 @@ from micrograd._torch import from_torch, to_torch  # an MLP to PyTorch and back
 # activation -> the name in a neuron's repr ('ReLUNeuron(2)', 'TanhNeuron(3)')
 _ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}
 
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Mapping, Sequence, TypeVar
+
+    from micrograd._handles import Number
+    Output = Any    # what a Layer or an MLP gives: a Value, or a list of Values (see above)
+    _M = TypeVar("_M", bound="Module")
+
 
 def _size(n, name):
     """n as a positive int; TypeError for a non-integer, ValueError for n <= 0."""
@@ -55,20 +69,20 @@ def _activation(name):
 
 class Module:
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = 0
 
-    def parameters(self):
+    def parameters(self) -> list[Value]:
         return []
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, float | list[float]]:
         """{name: number or list of numbers}, a copy of every parameter's data; names
         as torch's: 'layers.0.neurons.3.w' (a list), 'layers.0.neurons.3.b'."""
         return {name: [v.data for v in p] if isinstance(p, list) else p.data
                 for name, p in _named_parameters(self)}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, float | Sequence[float]]) -> None:
         """Set every parameter from a state_dict(); checks it all before writing anything,
         so a wrong state (ValueError, TypeError) leaves the model unchanged."""
         for v, x in _checked_writes(self, state):
@@ -76,45 +90,47 @@ class Module:
 
 class Neuron(Module):
 
-    def __init__(self, nin, nonlin=True, activation="relu", fused=False):
+    def __init__(self, nin: int, nonlin: bool = True, activation: str = "relu",
+                 fused: bool = False) -> None:
         self.activation = _activation(activation)
         self.w = leaves(random.uniform(-1,1) for _ in range(_size(nin, "nin")))  # side by side
         self.b = Value(0)
         self.nonlin = nonlin
         self.fused = fused
 
-    def __call__(self, x):
+    def __call__(self, x: Iterable[Value | Number]) -> Value:
         act = dot(self.w, x, self.b, self.fused)   # sum((wi*xi for wi,xi in zip(self.w, x)), self.b)
         if not self.nonlin or self.activation == "linear":
             return act
         return getattr(act, self.activation)()
 
-    def parameters(self):
+    def parameters(self) -> list[Value]:
         return self.w + [self.b]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = _ACTIVATIONS[self.activation] if self.nonlin else "Linear"
         return f"{kind}Neuron({len(self.w)})"
 
 class Layer(Module):
 
-    def __init__(self, nin, nout, **kwargs):
+    def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
         nout = _size(nout, "nout")
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
-    def __call__(self, x):
+    def __call__(self, x: Iterable[Value | Number]) -> Output:
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def parameters(self):
+    def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
 
 class MLP(Module):
 
-    def __init__(self, nin, nouts, activation="relu", activate_output=False, fused=False):
+    def __init__(self, nin: int, nouts: list[int] | tuple[int, ...], activation: str = "relu",
+                 activate_output: bool = False, fused: bool = False) -> None:
         if not isinstance(nouts, (list, tuple)):
             raise TypeError(f"nouts must be a list of layer sizes, not {type(nouts).__name__!r}")
         if not nouts:
@@ -124,15 +140,15 @@ class MLP(Module):
         self.layers = [Layer(sz[i], sz[i+1], nonlin=activate_output or i!=len(nouts)-1,
                              activation=activation, fused=fused) for i in range(len(nouts))]
 
-    def __call__(self, x):
+    def __call__(self, x: Iterable[Value | Number]) -> Output:
         for layer in self.layers:
             x = layer(x)
         return x
 
-    def parameters(self):
+    def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
 
 
@@ -181,7 +197,7 @@ FORMAT = "micrograd-c state_dict"
 _NAN = "nan:"       # a NaN, written with its 64 bits (sign and payload) in hex
 
 
-def save(model, path):
+def save(model: Module, path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> None:
     """Write model.state_dict() to path as JSON: ints as ints, floats as float.hex
     strings ('0x1.8p+1', 'inf', and 'nan:7ff8000000000000' for a NaN), so loading gives
     back every bit.
@@ -254,7 +270,7 @@ def _new_file_beside(target, path):
     raise FileExistsError(errno.EEXIST, "every temporary name tried exists", tmp)
 
 
-def load(model, path):
+def load(model: _M, path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> _M:
     """Set model's parameters from a file written by save(), and return model. A file
     that is not such a file, or does not fit the model, raises ValueError or TypeError
     naming what is wrong, and leaves the model unchanged."""

@@ -23,6 +23,8 @@ Decisions, tested:
 - An optimizer pickles and copies (copy.deepcopy copies its parameters too, as for
   a torch optimizer: see __getstate__); its C object is rebuilt from state_dict().
 """
+from __future__ import annotations
+
 import numbers
 
 from micrograd._checks import real
@@ -34,6 +36,10 @@ from micrograd.engine import Value, _arena, _check
 # it. The other numbers that cross into C are doubles (lr, hyper-parameters, moments) and
 # the parameter count (an int32_t, as the arena's indices: distinct Values cannot exceed it).
 MAX_STEP = 2**63 - 1
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
+    _T = TypeVar("_T")     # what step(closure) returns: closure's result
 
 
 def _float(x, name):
@@ -77,10 +83,10 @@ class Optimizer:
     """What SGD, Adam and AdamW share. A subclass names its C kind, its moments
     (as torch's state names them) and checks its hyper-parameters."""
     _name = "Optimizer"
-    _kind = None
-    _moments = ()
+    _kind: int | None = None
+    _moments: tuple[str, ...] = ()
 
-    def __init__(self, params, lr, **hyper):
+    def __init__(self, params: Iterable[Value], lr: float, **hyper: Any) -> None:
         self.lr = lr                            # torch checks the numbers first, then params
         self._hyper = self._checked(**hyper)
         self._params = _parameters(params)
@@ -88,15 +94,15 @@ class Optimizer:
         self._steps_left = MAX_STEP             # C's count may grow by this much more
 
     @staticmethod
-    def _checked(**hyper):
+    def _checked(**hyper: Any) -> dict[str, Any]:
         """The hyper-parameters, checked as torch checks them, as plain Python data."""
         raise NotImplementedError
 
-    def _config(self, hyper):
+    def _config(self, hyper: dict[str, Any]) -> dict[str, Any]:
         """The fields of mg_optim_config for the checked hyper-parameters."""
         raise NotImplementedError
 
-    def _new_c(self, hyper):
+    def _new_c(self, hyper: dict[str, Any]) -> Any:
         """A new mg_optim with zero moments, freed with the Python object that holds it."""
         config = ffi.new("mg_optim_config *", self._config(hyper))
         idx = ffi.new("int32_t[]", [p._i for p in self._params])   # mg_optim_new copies it
@@ -105,14 +111,19 @@ class Optimizer:
         return ffi.gc(out[0], lib.mg_optim_free)
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         return self._lr
 
     @lr.setter
-    def lr(self, lr):
+    def lr(self, lr: float) -> None:
         self._lr = _nonnegative(lr, "lr", "Invalid learning rate")
 
-    def step(self, closure=None):
+    if TYPE_CHECKING:
+        @overload
+        def step(self, closure: None = None) -> None: ...
+        @overload
+        def step(self, closure: Callable[[], _T]) -> _T: ...
+    def step(self, closure: Callable[[], _T] | None = None) -> _T | None:
         """One update of every parameter's data from its grad; returns closure()
         (called first) if given, as torch does."""
         if not self._steps_left:
@@ -123,10 +134,10 @@ class Optimizer:
         self._steps_left -= 1
         return loss
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         _check(lib.mg_optim_zero_grad(self._c))
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         n = len(self._params)
         moments = [ffi.new("double[]", n) for _ in self._moments]
         step = ffi.new("int64_t *")
@@ -135,7 +146,7 @@ class Optimizer:
                 "lr": self._lr, **self._hyper, "step": step[0],
                 **{name: ffi.unpack(m, n) for name, m in zip(self._moments, moments)}}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         try:
             lr, hyper, step, moments = self._parsed(state_dict)
         except (TypeError, ValueError) as e:
@@ -146,7 +157,7 @@ class Optimizer:
         self._c, self._lr, self._hyper = c, lr, hyper
         self._steps_left = MAX_STEP - step
 
-    def __getstate__(self):
+    def __getstate__(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """For pickle and copy: every attribute but the C object, which is rebuilt from
         state_dict(). So copy.deepcopy(opt) copies the parameters too (as it copies a
         torch optimizer's), giving an optimizer over the copies: deepcopy a model and its
@@ -154,12 +165,12 @@ class Optimizer:
         model. copy.copy(opt) steps the same Values, with moments of its own."""
         return {k: v for k, v in vars(self).items() if k != "_c"}, self.state_dict()
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
         attributes, state_dict = state
         vars(self).update(attributes)
         self.load_state_dict(state_dict)
 
-    def _parsed(self, state):
+    def _parsed(self, state: Any) -> tuple[float, dict[str, Any], int, list[list[float]]]:
         if not isinstance(state, dict):
             raise TypeError(f"state_dict must be a dict, not {type(state).__name__!r}")
         keys = {"optimizer", "lr", *self._hyper, "step", *self._moments}
@@ -190,7 +201,7 @@ class Optimizer:
             moments.append([_float(x, f"each of {name}") for x in m])
         return lr, hyper, step, moments
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in self._hyper.items())
         return f"{self._name}({len(self._params)} parameters, lr={self._lr!r}, {hyper})"
 
@@ -201,13 +212,15 @@ class SGD(Optimizer):
     _kind = lib.MG_SGD
     _moments = ("momentum_buffer",)
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False):
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:
         super().__init__(params, lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov)
 
     @staticmethod
-    def _checked(momentum, dampening, weight_decay, nesterov):
+    def _checked(momentum: float, dampening: float, weight_decay: float,  # type: ignore[override]
+                 nesterov: bool) -> dict[str, Any]:
         momentum = _nonnegative(momentum, "momentum", "Invalid momentum value")
         dampening = _float(dampening, "dampening")
         weight_decay = _nonnegative(weight_decay, "weight_decay", "Invalid weight_decay value")
@@ -218,7 +231,7 @@ class SGD(Optimizer):
         return {"momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
                 "nesterov": nesterov}
 
-    def _config(self, hyper):
+    def _config(self, hyper: dict[str, Any]) -> dict[str, Any]:
         return {"kind": self._kind, **hyper}
 
 
@@ -228,11 +241,14 @@ class Adam(Optimizer):
     _kind = lib.MG_ADAM
     _moments = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     @staticmethod
-    def _checked(betas, eps, weight_decay):
+    def _checked(betas: tuple[float, float], eps: float,  # type: ignore[override]
+                 weight_decay: float) -> dict[str, Any]:
         eps = _nonnegative(eps, "eps", "Invalid epsilon value")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair of numbers, not {betas!r}")
@@ -243,7 +259,7 @@ class Adam(Optimizer):
         weight_decay = _nonnegative(weight_decay, "weight_decay", "Invalid weight_decay value")
         return {"betas": betas, "eps": eps, "weight_decay": weight_decay}
 
-    def _config(self, hyper):
+    def _config(self, hyper: dict[str, Any]) -> dict[str, Any]:
         return {"kind": self._kind, "beta1": hyper["betas"][0], "beta2": hyper["betas"][1],
                 "eps": hyper["eps"], "weight_decay": hyper["weight_decay"]}
 
@@ -254,5 +270,7 @@ class AdamW(Adam):
     _name = "AdamW"
     _kind = lib.MG_ADAMW
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2) -> None:
         super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)

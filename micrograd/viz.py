@@ -9,8 +9,15 @@ walk order (n0 is root), so names do not depend on memory addresses.
 This is not a layout engine: graphs over max_nodes Values (default 2000) are
 refused with ValueError rather than drawn unreadably; max_nodes=None lifts it.
 """
+from __future__ import annotations
+
 import shutil
 import warnings
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from micrograd.engine import Value
 
 _RANKDIRS = ("LR", "TB", "RL", "BT")
 _MISSING = ("draw_dot needs the graphviz Python package: pip install graphviz "
@@ -83,7 +90,7 @@ def _graph(root, rankdir, max_nodes):
     return nodes, edges
 
 
-def to_dot(root, rankdir="LR", max_nodes=2000):
+def to_dot(root: Value, rankdir: str = "LR", max_nodes: int | None = 2000) -> str:
     """DOT source (a str) of the graph that produced root."""
     nodes, edges = _graph(root, rankdir, max_nodes)
     lines = ["digraph {", f"  rankdir={rankdir}"]
@@ -92,7 +99,8 @@ def to_dot(root, rankdir="LR", max_nodes=2000):
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def draw_dot(root, format="svg", rankdir="LR", max_nodes=2000):
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR",
+             max_nodes: int | None = 2000) -> Any:
     """A graphviz.Digraph of the graph that produced root, as in micrograd's notebook."""
     try:
         import graphviz

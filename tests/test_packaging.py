@@ -70,6 +70,15 @@ def test_the_wheel_is_tagged_as_it_is_built_cp39_abi3(dist):
     assert "Root-Is-Purelib: false" in wheel_file
 
 
+def test_the_wheel_and_the_sdist_say_the_package_is_typed(dist):
+    """py.typed (PEP 561): type checkers read the package's annotations."""
+    with zipfile.ZipFile(dist["wheel"]) as whl:
+        assert "micrograd/py.typed" in whl.namelist()
+    with tarfile.open(dist["sdist"]) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert "micrograd/py.typed" in names
+
+
 def wheel_metadata(path):
     with zipfile.ZipFile(path) as whl:
         names = whl.namelist()
@@ -105,7 +114,8 @@ def test_the_sdist_ships_the_license_sources_and_every_file_the_tests_import(dis
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for needed in ["LICENSE", "README.md", "pyproject.toml", "setup.py", "MANIFEST.in",
                    "csrc/mg.c", "csrc/mg.h", "micrograd/_build.py", "tests/conftest.py",
-                   "benchmarks/peers.py"]:   # test_bench_peers.py imports it
+                   "benchmarks/peers.py",   # test_bench_peers.py imports it
+                   "tests/typing/train.py", "tests/typing/wrong.py"]:  # test_types.py reads them
         assert needed in names
     shipped_tests = sorted(n for n in names if n.startswith("tests/test_") and n.endswith(".py"))
     assert shipped_tests == sorted(f"tests/{p.name}" for p in TESTS.glob("test_*.py"))
