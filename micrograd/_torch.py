@@ -10,9 +10,17 @@ PyTorch is optional: it is imported when one of these is called, and its absence
 is an ImportError saying `pip install torch`.
 Not here: other layer types, or any model that MLP cannot express.
 """
+from __future__ import annotations
+
 import random
 
 from micrograd.engine import get_data, set_data
+
+TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
+if TYPE_CHECKING:
+    import torch
+
+    from micrograd.nn import MLP
 
 # the activation of a neuron (nn._ACTIVATIONS' keys) -> torch.nn's module, and back
 _MODULES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -42,7 +50,7 @@ def _values(layer):
     return [w for n in layer.neurons for w in n.w] + [n.b for n in layer.neurons]
 
 
-def to_torch(model):
+def to_torch(model: MLP) -> torch.nn.Sequential:
     """model (a micrograd.nn.MLP) as a torch.nn.Sequential: per layer a float64
     nn.Linear holding its weights and biases exactly, then its activation module
     (nn.ReLU, nn.Tanh, nn.Sigmoid), none for a linear layer. The copy is independent:
@@ -118,7 +126,7 @@ def _say(kind):
     return "no activation" if kind == "linear" else kind
 
 
-def from_torch(module, fused=False):
+def from_torch(module: torch.nn.Module, fused: bool = False) -> MLP:
     """A micrograd.nn.MLP equal to module, a torch.nn.Sequential of Linear layers
     (with bias) and an optional ReLU, Tanh or Sigmoid after each, the same one after
     every hidden layer; the output layer's sets activate_output. Weights come over bit

@@ -8,6 +8,8 @@ machine cannot measure is named under the table with the reason; progress goes t
 stderr, the table to stdout. Exit status 1 if a measurement failed.
 Not here: the measured code (scenarios.py), processes and machine (runner.py).
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -140,7 +142,7 @@ def machine_lines(info, torch):
             f"torch:   {torch or 'not installed'}"]
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m micrograd.bench", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer steps and rounds (~20 s)")
