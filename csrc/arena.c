@@ -236,10 +236,13 @@ int mg_set(mg_arena *a, int32_t i, int field, double value, int is_int)
         case MG_DATA: a->data[i] = value; set_flag(&a->flags[i], MG_DATA_INT, is_int); break;
         case MG_GRAD: a->grad[i] = value; set_flag(&a->flags[i], MG_GRAD_INT, is_int); break;
         case MG_LABEL: set_flag(&a->flags[i], MG_HAS_LABEL, is_int); break;
-        case MG_PYSTATE:
-            if (is_int && a->op[i] == MG_LEAF && !(a->flags[i] & MG_PYTHON))
-                a->python_leaves++;
-            a->flags[i] |= is_int ? MG_PYTHON : 0;
+        case MG_PYSTATE:    /* a leaf's flag is its rule's alone: it can be cleared */
+            if (a->op[i] == MG_LEAF && (is_int != 0) != ((a->flags[i] & MG_PYTHON) != 0)) {
+                a->python_leaves += is_int ? 1 : -1;
+                a->flags[i] ^= MG_PYTHON;
+            } else if (is_int) {
+                a->flags[i] |= MG_PYTHON;
+            }
             break;
         default: status = MG_EINDEX;
         }

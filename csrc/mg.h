@@ -45,7 +45,8 @@ typedef enum {            /* a field of mg_get/mg_set; the last two are flags, r
                              written as the is_int of mg_number and mg_set */
     MG_DATA = 0, MG_GRAD, MG_ARG,
     MG_LABEL,             /* is_int: whether Python holds a label for this node */
-    MG_PYSTATE            /* is_int: 1 sets MG_PYTHON on the node (it cannot be unset) */
+    MG_PYSTATE            /* is_int: 1 sets MG_PYTHON on the node; 0 clears it on a leaf
+                             (a leaf's is its rule's alone; a parent's is its children's too) */
 } mg_field;
 
 /* flag bits of a node: which numbers are Python ints in micrograd 0.1.0 */

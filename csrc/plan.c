@@ -348,8 +348,9 @@ int mg_backward(mg_arena *a, int32_t root)
         UNLOCK(&a->lock);
         return status;
     }
-    /* A kept order has no leaves, so while any leaf has a Python rule, walk the graph
-     * anew: the walk meets that leaf and leaves the backward to Python (MG_EPYTHON). */
+    /* A kept order has no leaves, so while any leaf of the arena has a Python rule (a
+     * gradient hook), walk the graph anew: the walk meets such a leaf if it is in this
+     * graph, and leaves the backward to Python (MG_EPYTHON). */
     mg_plan *p = a->python_leaves ? NULL : plan_find(a, root);
     int python = 0;
     if (p) {

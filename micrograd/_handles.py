@@ -45,24 +45,26 @@ _dead = []
 # benchmarks/RESULTS.md, the build rows).
 _BATCH = 256
 _flushing = threading.RLock()   # (a finalizer inside a release may need one too)
-_handles = threading.RLock()    # _live's entries: taken by _value_of and _flush
+_registry_lock = threading.RLock()  # _live's entries: taken by _value_of and _flush
 if hasattr(os, "register_at_fork"):     # a fork's child has only the forking thread:
     # a lock another thread held at the fork would stay held in the child for ever
     os.register_at_fork(after_in_child=lambda: (_flushing._at_fork_reinit(),
-                                                _handles._at_fork_reinit()))
+                                                _registry_lock._at_fork_reinit()))
 # _python[i]: a weak reference to the Value of node i whose _backward is Python code
 # (micrograd._pyops); pruned here when that Value dies.
 _python = {}
-# flushes[0]: releases so far; flushes[1]: as many when the running garbage collection
+# _flushes[0]: releases so far; _flushes[1]: as many when the running garbage collection
 # began (see _keeping_node)
 _flushes = [0, None]
-# _taken[i]: the dead Value's reference whose entry _live[i] a newer Value took before
-# that death was released (_value_of); its release must leave the entry alone.
+# _taken[id(ref)]: ref, a dead Value's reference whose entry in _live a newer Value took
+# before that death was released (_value_of); its release must leave the entry alone.
+# (Keyed by the reference, not the node: an entry may be taken again before a release.)
 _taken = {}
 
 
-def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead,
-           _live=_live, _handles=_handles, _python=_python, _taken=_taken, _flushes=_flushes):
+def _flush(wait=False, _release=lib.mg_use_release, _set=lib.mg_use_set, _lock=_flushing,
+           _dead=_dead, _live=_live, _lock_live=_registry_lock, _python=_python, _taken=_taken,
+           _flushes=_flushes):
     # what it uses is bound here, so that it still works while the interpreter shuts down
     if not _lock.acquire(blocking=wait):
         return                                  # another thread is at it
@@ -72,20 +74,19 @@ def _flush(wait=False, _release=lib.mg_use_release, _lock=_flushing, _dead=_dead
         del _dead[:n]                           # other threads append after n
         batch = [ref.i for ref in refs]
         _flushes[0] += 1
-        with _handles:
+        with _lock_live:
             if _taken:          # entries newer Values took from these (see _value_of)
                 for ref in refs:
-                    if _taken.get(ref.i) is ref:
-                        del _taken[ref.i]
-                    else:
+                    if _taken.pop(id(ref), None) is None:
                         _live[ref.i] = None
             else:
                 for i in batch:
                     _live[i] = None
-            if _python:     # the Python rules of the Values that died
+            if _python:     # the Python rules of the Values that died (a leaf: unflagged)
                 for i in batch:
                     if i in _python and _python[i]() is None:
                         del _python[i]
+                        _set(i, lib.MG_PYSTATE, 0.0, False)
         _check(_release(batch, n))
     finally:
         _lock.release()
@@ -224,13 +225,13 @@ def _value_of(i, keep=None):
     `keep`, unless None). A Value that died may still have the entry, its release not
     yet done (or its death not yet queued, while other weak references' callbacks run):
     the new Value takes the entry, and that release will leave it alone (_taken)."""
-    with _handles:                      # one handle per node, whichever thread asks
+    with _registry_lock:                # one handle per node, whichever thread asks
         ref = _live[i]
         v = ref() if ref is not None else None
         if v is None:
             _check(lib.mg_retain(_arena, i))
             if ref is not None:
-                _taken[i] = ref
+                _taken[id(ref)] = ref
             v = _new_handle(i)
             if keep is not None:
                 v._keep = keep
@@ -244,14 +245,15 @@ def _new_handle(i, cls=None, into=None, _died=_dead.append, _refs=weakref.getwea
     (_died is bound once: a bound method made per call would live as long as the
     weak reference, 80 B a Value.)"""
     v = object.__new__(cls or Value) if into is None else into
-    if into is not None and _refs(into):    # (a new object has no weak reference yet)
-        _let_go(into)
-    v._i = i
+    old = getattr(into, "_i", None) if into is not None and _refs(into) else None
+    v._i = i                                # (a new object has no weak reference yet)
     r = _Ref(v, _died)
     r.i = i
     if i >= len(_live):
         _grow_live(i)
     _live[i] = r
+    if old is not None:                     # a second __init__: the old node, last
+        _let_go(v, old)
     return v
 
 
@@ -266,15 +268,17 @@ def _keeping_node(user_del):
     if _note_collections not in gc.callbacks:
         gc.callbacks.append(_note_collections)     # (only once such a class exists)
 
+    _died = _dead.append
+
     @functools.wraps(user_del)
     def __del__(self):
         i = getattr(self, "_i", None)
-        with _handles:
+        with _registry_lock:
             ref = _live[i] if i is not None else None
             if ref is not None and ref() is None and _flushes[0] == _flushes[1]:  # pending
                 _check(lib.mg_retain(_arena, i))
-                _taken[i] = ref                         # (see _value_of)
-                _live[i] = _Ref(self, _dead.append)     # its entry again, as _new_handle's
+                _taken[id(ref)] = ref                   # (see _value_of)
+                _live[i] = _Ref(self, _died)            # its entry again, as _new_handle's
                 _live[i].i = i
                 if "_python_rule" in self.__dict__:
                     _python[i] = weakref.ref(self)
@@ -293,16 +297,14 @@ def _note_collections(phase, info):
 _INTERNAL = ("_keep", "_walked", "_python_rule", "_op_text")
 
 
-def _let_go(v):
-    """v no longer stands for its node: drop its registry entry (whose weak reference
+def _let_go(v, i):
+    """v no longer stands for node i: drop its registry entry (whose weak reference
     then dies without a callback), what it kept for the node, and its reference."""
-    i = getattr(v, "_i", None)
-    if i is None:           # not a Value yet (a weak reference made before __init__)
-        return
-    with _handles:
+    with _registry_lock:
         if _live[i] is not None and _live[i]() is v:
             _live[i] = None
-        _python.pop(i, None)
+        if _python.get(i) is not None and _python[i]() is v:
+            del _python[i]
     for name in _INTERNAL:
         v.__dict__.pop(name, None)
     _check(lib.mg_use_release([i], 1))

@@ -8,7 +8,7 @@ import weakref
 
 from micrograd import _handles
 from micrograd._core import _arena, _check, _number, ffi, lib
-from micrograd._handles import _handles as _lock, _new_node, _python
+from micrograd._handles import _new_node, _python, _registry_lock as _lock
 
 
 def python_op(v, data, children, op):
@@ -41,6 +41,7 @@ def del_rule(v):
     del v._python_rule
     with _lock:
         _python.pop(v._i, None)
+    _check(lib.mg_set(_arena, v._i, lib.MG_PYSTATE, 0.0, False))  # a leaf's hook is gone
 
 
 def backward(root):

@@ -622,6 +622,9 @@ static void python_nodes(void)
     CHECK(mg_forward(a, v, &failed) == MG_OK && mg_backward(a, v) == MG_OK);
     CHECK(mg_set(a, w, MG_PYSTATE, 0, 1) == MG_OK && mg_backward(a, v) == MG_EPYTHON);
     CHECK(mg_forward(a, v, &failed) == MG_OK && mg_backward(a, v) == MG_EPYTHON);
+    CHECK(mg_set(a, w, MG_PYSTATE, 0, 0) == MG_OK && mg_backward(a, v) == MG_OK);  /* gone */
+    CHECK(mg_set(a, v, MG_PYSTATE, 0, 0) == MG_OK);     /* a parent's flag is not cleared */
+    CHECK(mg_set(a, w, MG_PYSTATE, 0, 1) == MG_OK && mg_backward(a, v) == MG_EPYTHON);
     CHECK(mg_release(a, &w, 1) == MG_OK && mg_backward(a, v) == MG_EPYTHON);  /* v holds w */
     CHECK(mg_release(a, &v, 1) == MG_OK && live(a) == 0);
     int32_t u = push(a, MG_LEAF, -1, -1, 1), t = push(a, MG_RELU, u, -1, 0);  /* w's slots */

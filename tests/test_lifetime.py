@@ -89,3 +89,22 @@ def test_a_value_resurrected_after_its_node_was_released_fails_on_every_use():
         assert [o.data for o in others] == [100.0 + k for k in range(10)]
         """)
     assert out == ["refused"] * 4
+
+
+def test_walks_that_take_a_dead_values_entry_twice_before_a_release_lose_nothing():
+    """A node's entry taken twice before the first dead Value's release (two walks over
+    parents of a dropped temporary): each release leaves the newest entry alone, every
+    node is released in the end, and the node keeps one Value at a time."""
+    assert run("""
+        from micrograd.engine import Value, stats
+        base = stats()["live"]
+        x = Value(1.0); y = x * 2; z1, z2 = y + 1, y + 2
+        del y; list(z1._prev)           # a new Value for y's node takes the dead entry
+        del z1                          # ... and dies: its death is queued
+        k = [v for v in z2._prev if v.data == 2.0][0]    # taken again
+        stats()                         # both releases run
+        assert [v for v in z2._prev if v.data == 2.0][0] is k
+        del k, z2, x
+        assert stats()["live"] == base, (stats()["live"], base)
+        print("ok")
+        """) == ["ok"]
