@@ -24,7 +24,7 @@ VARIANTS = {"default (GIL kept, mutex)": {},
 
 def sources():
     """The files a build depends on: csrc/ and the package's Python modules."""
-    return sorted(ROOT.glob("csrc/*.[ch]")) + sorted(ROOT.glob("micrograd/*.py"))
+    return sorted(p for p in ROOT.glob("csrc/*") if p.is_file()) + sorted(ROOT.glob("micrograd/*.py"))
 
 
 def scratch_build(flags):
