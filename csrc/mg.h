@@ -219,7 +219,8 @@ typedef struct mg_optim mg_optim;   /* opaque: holds its arena and its moments *
 int mg_optim_new(mg_arena *a, const mg_optim_config *config, const int32_t *idx, int32_t n,
                  mg_optim **out);
 void mg_optim_free(mg_optim *o);
-int mg_optim_step(mg_optim *o, double lr);   /* data of every parameter, then step += 1 */
+int mg_optim_step(mg_optim *o, double lr);   /* data of every parameter, then step += 1;
+                                                MG_ERANGE, changing nothing, at INT64_MAX steps */
 int mg_optim_zero_grad(mg_optim *o);         /* grads to the int 0, as mg_zero_grad */
 /* the state: n doubles in m (SGD's momentum buffer, Adam's exp_avg) and in v
  * (Adam's exp_avg_sq; SGD has none), and the steps taken. NULL: not copied.

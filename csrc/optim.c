@@ -112,7 +112,8 @@ static void adam(mg_optim *o, int32_t k, int32_t i, double lr, double step_size,
 
 /* ---------------------------------------------------------------- calls */
 
-/* Every parameter is checked before any changes, so MG_EINDEX changes nothing.
+/* Every parameter is checked before any changes, so MG_EINDEX changes nothing; a
+ * count at INT64_MAX is MG_ERANGE, also changing nothing.
  * A parameter's data becomes a float, as a torch parameter is. */
 int mg_optim_step(mg_optim *o, double lr)
 {
@@ -124,6 +125,10 @@ int mg_optim_step(mg_optim *o, double lr)
             UNLOCK(&a->lock);
             return MG_EINDEX;
         }
+    }
+    if (o->step == INT64_MAX) {     /* one more would overflow the count (undefined) */
+        UNLOCK(&a->lock);
+        return MG_ERANGE;
     }
     if (c->kind == MG_SGD) {
         for (int32_t k = 0; k < o->n; k++)

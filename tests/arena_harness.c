@@ -260,6 +260,11 @@ static void optimizers(void)
     CHECK(mg_optim_state(o[MG_ADAM], m, v, &step) == MG_OK && step == 5 && m[1] == 1 && v[2] == 1);
     CHECK(mg_optim_state(o[MG_SGD], m, v, &step) == MG_ERANGE);     /* SGD has no v */
     CHECK(mg_optim_load(o[MG_SGD], m, NULL, -1) == MG_ERANGE);
+    double at[3] = { get(a, p[0], MG_DATA), get(a, p[1], MG_DATA), get(a, p[2], MG_DATA) };
+    CHECK(mg_optim_load(o[MG_SGD], m, NULL, INT64_MAX) == MG_OK);     /* the count is full: */
+    CHECK(mg_optim_step(o[MG_SGD], 0.1) == MG_ERANGE && get(a, p[0], MG_DATA) == at[0]);
+    CHECK(mg_optim_state(o[MG_SGD], m, NULL, &step) == MG_OK && step == INT64_MAX);
+    CHECK(get(a, p[1], MG_DATA) == at[1] && get(a, p[2], MG_DATA) == at[2]);
     CHECK(mg_optim_new(a, &configs[0], p, -1, &o[3]) == MG_EINDEX);
     CHECK(mg_optim_new(a, &configs[0], NULL, 3, &o[3]) == MG_EINDEX);
     mg_optim_config bad = { .kind = MG_OPTIM_COUNT };
