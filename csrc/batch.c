@@ -155,8 +155,13 @@ static int find_tiles(mg_batch *b)
     }
     b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
     b->wslot = malloc((size_t)(b->tiled ? b->tiled : 1) * sizeof *b->wslot);
-    if (!b->xslot || !b->wslot)
+    size_t dots = (size_t)b->tiled / TILE + 1;
+    b->kdot = malloc(dots * sizeof *b->kdot);
+    b->kslot = malloc(dots * sizeof *b->kslot);
+    b->kw = malloc(dots * sizeof *b->kw);
+    if (!b->xslot || !b->wslot || !b->kdot || !b->kslot || !b->kw)
         return MG_ENOMEM;
+    int32_t kat = 0;
     b->gslots = 0;
     for (int32_t j = 0; j < b->n; j++) {
         const bnode *n = &b->nodes[j];
@@ -164,6 +169,12 @@ static int find_tiles(mg_batch *b)
         if (n->tile > 0) {
             int32_t np = (n->nk - 1) / 2;
             b->most = np > b->most ? np : b->most;
+            b->nodes[j].kat = kat;
+            for (int q = 0; q < n->tile; q++, kat++) {
+                b->kdot[kat] = j + q;
+                b->kslot[kat] = n[q].slot;
+                b->kw[kat] = n->wat + q;
+            }
             for (int32_t p = 0; p < np; p++)
                 b->xslot[n->xat + p] = b->nodes[k[2 + 2 * p]].slot;
             for (int q = 0; q < TILE; q++)
@@ -320,6 +331,9 @@ void mg_batch_free(mg_batch *b)
     free(b->input);
     free(b->xslot);
     free(b->wslot);
+    free(b->kdot);
+    free(b->kslot);
+    free(b->kw);
     free(b->gshared);
     free(b->pnode);
     free(b->by_node);

@@ -38,6 +38,7 @@ typedef struct {
     int64_t wat;            /* a tile's first dot: its weights in wpack and wgrad,
                                [p][q] for TILE dots q (the unused ones are never read) */
     int64_t xat;            /* a tile's first dot: its inputs' lane rows in xslot */
+    int32_t kat;            /* a tile's first dot: its dots' place in kdot, kslot, kw */
     double arg;
 } bnode;
 
@@ -49,7 +50,9 @@ typedef struct mg_batch {
     int32_t *kids;          /* operands, by local index */
     int32_t *input;         /* the inputs' local indices, in column order */
     int32_t *xslot;         /* tiles' inputs, as lane rows */
-    int32_t *wslot;         /* tiles' weights, as shared slots ([q][p], -1: no dot q) */
+    int32_t *wslot;         /* tiles' weights, as shared slots ([p][q], -1: no dot q) */
+    int32_t *kdot, *kslot;  /* every tiled dot, in step order: its local index, lane row */
+    int64_t *kw;            /* and its weights in wpack: [kw + p * TILE] */
     int32_t *pnode;         /* the shared leaves' nodes: shared leaf k has slot k */
     int32_t *gshared;       /* gslot g's shared slot */
     int32_t held;           /* root, whose node the batch holds a reference to */

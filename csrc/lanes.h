@@ -414,51 +414,72 @@ static void node_backward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, int64_
     }
 }
 
-/* the tile's backward on rows b0..b1 of chunk: each input's grad gets the nt terms
- * w[q][p] * g[q], the last dot's first (as backward() one node after another), and
- * each weight's grad x[p] * g[q] summed over the chunk's rows in ROWS partial sums,
- * into wgrad */
-static HOT_INLINE void tile_back_rows(mg_batch *b, int32_t j, const int nt, int64_t b0,
-                                      int64_t b1, int64_t chunk)
+/* The backward of a layer: the tiles of steps s0..s1, whose K dots (k = 0..K-1 in
+ * the order of the graph) share their inputs. Each input's grad gets the K terms
+ * w[k][p] * g[k] on every row, the last dot's first (as backward() one node after
+ * another), four inputs by ROWS rows in registers; each weight's grad is x[p] * g[k]
+ * summed over the chunk's rows in ROWS partial sums (into wgrad), a block of PB
+ * inputs at a time for every tile, so that their lanes stay in the first cache. */
+#define PB 8
+
+/* rows b0..b1 of input grads xg[0..4) (m of them: a constant where it is called) */
+static HOT_INLINE void input_grads(const mg_batch *b, double *const *xg, const int m,
+                                   const int32_t *ks, const int64_t *kw, int32_t K, int32_t p,
+                                   int64_t b0, int64_t b1)
+{
+    const double *lg = b->lgrad, *wp = b->wpack;
+    int64_t cap = b->cap, r = b0;
+    for (; r + ROWS <= b1; r += ROWS) {
+#define LOAD_T(i) v4 t##i##0 = { 0 }, t##i##1 = { 0 };                                  \
+        if (m > i) {                                                                    \
+            t##i##0 = load4(xg[i] + r);                                                 \
+            t##i##1 = load4(xg[i] + r + 4);                                             \
+        }
+        EACH_Q(LOAD_T)
+        for (int32_t k = K - 1; k >= 0; k--) {
+            const double *g = lg + ks[k] * cap + r, *w = wp + kw[k] + p * TILE;
+            v4 h0 = load4(g), h1 = load4(g + 4);
+#define TERM(i) if (m > i) {                                                            \
+            t##i##0 = t##i##0 + w[i * TILE] * h0;                                       \
+            t##i##1 = t##i##1 + w[i * TILE] * h1;                                       \
+        }
+            EACH_Q(TERM)
+        }
+#define STORE_T(i) if (m > i) {                                                         \
+            store4(xg[i] + r, &t##i##0);                                                \
+            store4(xg[i] + r + 4, &t##i##1);                                            \
+        }
+        EACH_Q(STORE_T)
+    }
+    for (; r < b1; r++) {
+        for (int i = 0; i < m; i++) {
+            double t = xg[i][r];
+            for (int32_t k = K - 1; k >= 0; k--)
+                t = t + wp[kw[k] + (p + i) * TILE] * lg[ks[k] * cap + r];
+            xg[i][r] = t;
+        }
+    }
+}
+
+/* the weights' grads of the tile at j for inputs p0..p1, over rows b0..b1 */
+static HOT_INLINE void weight_grads(mg_batch *b, int32_t j, const int nt, int32_t p0, int32_t p1,
+                                    int64_t b0, int64_t b1, int64_t chunk)
 {
     const bnode *n = &b->nodes[j];
-    int32_t np = (n->nk - 1) / 2;
-    const double *w = b->wpack + n->wat, *ld = b->ldata;
-    double *lg = b->lgrad, *wg = b->wgrad + chunk * b->tiled + n->wat;
+    const double *ld = b->ldata;
+    double *wg = b->wgrad + chunk * b->tiled + n->wat;
     const int32_t *xs = b->xslot + n->xat;
     int64_t cap = b->cap;
-    const double *g[TILE] = { NULL };
-    for (int q = nt - 1; q >= 0; q--) {
-        g[q] = grad_of(b, j + q);
-        give(b, b->kids[n[q].k0], g[q] + b0, b0, b1, chunk);       /* the first sum */
-    }
-    const double *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3];
-    (void)g1, (void)g2, (void)g3;
-    for (int32_t p = 0; p < np; p++) {
-        const double *wp = w + p * TILE;
-        double *xg = lg + xs[p] * cap;
+    const double *g0 = grad_of(b, j), *g1 = NULL, *g2 = NULL, *g3 = NULL;
+    if (nt > 1) g1 = grad_of(b, j + 1);
+    if (nt > 2) g2 = grad_of(b, j + 2);
+    if (nt > 3) g3 = grad_of(b, j + 3);
+    for (int32_t p = p0; p < p1; p++) {
         const double *xv = ld + xs[p] * cap;
-        int64_t r = b0;
-        for (; r + ROWS <= b1; r += ROWS) {         /* the input's grad */
-            v4 t0 = load4(xg + r), t1 = load4(xg + r + 4);
-#define BACK(q) if (nt > q) {                                                           \
-            t0 = t0 + wp[q] * load4(g##q + r);                                          \
-            t1 = t1 + wp[q] * load4(g##q + r + 4);                                      \
-        }
-            EACH_Q_DOWN(BACK)
-            store4(xg + r, &t0);
-            store4(xg + r + 4, &t1);
-        }
-        for (; r < b1; r++) {
-            double t = xg[r];
-#define BACK_ROW(q) if (nt > q)                                                         \
-                t = t + wp[q] * g##q[r];
-            EACH_Q_DOWN(BACK_ROW)
-            xg[r] = t;
-        }
         v4 c00 = { 0 }, c01 = { 0 }, c10 = { 0 }, c11 = { 0 };
         v4 c20 = { 0 }, c21 = { 0 }, c30 = { 0 }, c31 = { 0 };
-        for (r = b0; r + ROWS <= b1; r += ROWS) {   /* the weights' grads */
+        int64_t r = b0;
+        for (; r + ROWS <= b1; r += ROWS) {
             v4 x0 = load4(xv + r), x1 = load4(xv + r + 4);
 #define WSUM(q) if (nt > q) {                                                           \
             c##q##0 = c##q##0 + x0 * load4(g##q + r);                                   \
@@ -480,13 +501,38 @@ static HOT_INLINE void tile_back_rows(mg_batch *b, int32_t j, const int nt, int6
     }
 }
 
-static void tile_backward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, int64_t chunk)
+static void layer_backward(mg_batch *b, int32_t s0, int32_t s1, int64_t b0, int64_t b1,
+                           int64_t chunk)
 {
-    switch (b->nodes[j].tile) {
-    case 4: tile_back_rows(b, j, 4, b0, b1, chunk); break;
-    case 3: tile_back_rows(b, j, 3, b0, b1, chunk); break;
-    case 2: tile_back_rows(b, j, 2, b0, b1, chunk); break;
-    default: tile_back_rows(b, j, 1, b0, b1, chunk); break;
+    const bnode *first = &b->nodes[b->steps[s0]], *last = &b->nodes[b->steps[s1]];
+    int32_t np = (first->nk - 1) / 2, k0 = first->kat, K = last->kat + last->tile - k0;
+    const int32_t *ks = b->kslot + k0, *xs = b->xslot + first->xat;
+    const int64_t *kw = b->kw + k0;
+    for (int32_t k = K - 1; k >= 0; k--)        /* the first sums */
+        give(b, b->kids[b->nodes[b->kdot[k0 + k]].k0], b->lgrad + ks[k] * b->cap + b0, b0, b1,
+             chunk);
+    int32_t p = 0;
+    for (; p + 4 <= np; p += 4) {
+        double *xg[4];
+        for (int i = 0; i < 4; i++)
+            xg[i] = b->lgrad + xs[p + i] * b->cap;
+        input_grads(b, xg, 4, ks, kw, K, p, b0, b1);
+    }
+    for (; p < np; p++) {
+        double *xg[4] = { b->lgrad + xs[p] * b->cap };
+        input_grads(b, xg, 1, ks, kw, K, p, b0, b1);
+    }
+    for (int32_t p0 = 0; p0 < np; p0 += PB) {
+        int32_t p1 = p0 + PB < np ? p0 + PB : np;
+        for (int32_t s = s0; s <= s1; s++) {
+            int32_t j = b->steps[s];
+            switch (b->nodes[j].tile) {     /* each size its own unrolled copy */
+            case 4: weight_grads(b, j, 4, p0, p1, b0, b1, chunk); break;
+            case 3: weight_grads(b, j, 3, p0, p1, b0, b1, chunk); break;
+            case 2: weight_grads(b, j, 2, p0, p1, b0, b1, chunk); break;
+            default: weight_grads(b, j, 1, p0, p1, b0, b1, chunk); break;
+            }
+        }
     }
 }
 
@@ -518,10 +564,16 @@ static void chunk_backward(mg_batch *b, int64_t chunk, int64_t b0, int64_t b1)
 {
     for (int32_t s = b->nsteps - 1; s >= 0; s--) {
         int32_t j = b->steps[s];
-        if (b->nodes[j].tile > 0)
-            tile_backward(b, j, b0, b1, chunk);
-        else
+        if (b->nodes[j].tile == 0) {
             node_backward(b, j, b0, b1, chunk);
+            continue;
+        }
+        int32_t s0 = s;             /* the layer: the tiles before it over its inputs */
+        while (s0 > 0 && b->nodes[b->steps[s0 - 1]].tile > 0
+                && b->nodes[b->steps[s0 - 1]].xat == b->nodes[j].xat)
+            s0--;
+        layer_backward(b, s0, s, b0, b1, chunk);
+        s = s0;
     }
 }
 
