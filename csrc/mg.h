@@ -256,7 +256,8 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
 int mg_batch_backward(mg_batch *b, int mean, int threads);
 /* nodes idx[0..n) of the graph, their data (MG_DATA, of the last forward) or grads
  * (MG_GRAD, of the last backward: of the mean when it was one) on every row:
- * out[r * n + k]; MG_EINDEX (*bad = k) for a node not in the batch */
+ * out[r * n + k]; MG_EINDEX (*bad = k) for a node not in the batch, MG_EOP for one it
+ * does not run (a node inside a sum of products that nothing else uses: a dot ran it) */
 int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double *out,
                   int32_t *bad);
 const char *mg_kernels(void);    /* the lane kernels in use: baseline, avx2 or avx512 */
