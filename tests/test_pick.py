@@ -15,6 +15,7 @@ import pytest
 from micrograd._mg import ffi, lib
 from micrograd.engine import Value, pick
 from micrograd.viz import to_dot
+from test_capi import arena, get, leaf  # noqa: F401  (arena: a fixture, a fresh C arena)
 
 K = 4
 INDEXES = [0, 3, -1, -4, 0.0, -0.0, 2.0, -3.0,                     # in range
@@ -34,23 +35,6 @@ def python_pick(values, t):
 
 
 # ---------------------------------------------------------------- C
-
-@pytest.fixture
-def arena():
-    return ffi.gc(lib.mg_arena_new(16), lib.mg_arena_free)
-
-
-def leaf(a, x):
-    i = lib.mg_push(a, lib.MG_LEAF, -1, -1, x, isinstance(x, int))
-    assert i >= 0
-    return i
-
-
-def get(a, i, field=lib.MG_DATA):
-    n = ffi.new("mg_number *")
-    assert lib.mg_get(a, i, field, n) == lib.MG_OK
-    return int(n.value) if n.is_int else n.value
-
 
 STATUS = {TypeError: lib.MG_ENOTINT, IndexError: lib.MG_EBOUNDS}
 
