@@ -560,6 +560,11 @@ static int may_int(const mg_batch *b, int32_t j)
         return all && n->arg_int && n->arg >= 0;
     case MG_TANH: case MG_EXP: case MG_LOG: case MG_SIGMOID: case MG_LSE:
         return 0;
+    case MG_PICK:                                   /* one of x's: any of them */
+        for (int32_t e = 1; e < n->nk; e++)
+            if (holds_int(b, k[e]))
+                return 1;
+        return 0;
     default:
         return all;             /* +, *, ** Value, dot: when their operands are ints */
     }
