@@ -589,12 +589,15 @@ static void *run_job(void *arg)
     for (int64_t c = w->c0; c < w->c1; c++) {
         int64_t b0 = c * CHUNK, b1 = b0 + CHUNK < b->rows ? b0 + CHUNK : b->rows;
         if (!w->backward) {
-            for (int32_t col = 0; col < b->inputs; col++) {     /* the inputs' lanes */
-                int64_t at = (int64_t)b->nodes[b->input[col]].slot * b->cap;
-                for (int64_t r = b0; r < b1; r++)
-                    b->ldata[at + r] = w->x[r * b->inputs + col];
-                for (int64_t r = b0; w->x_int && r < b1; r++)
-                    b->lint[at + r] = w->x_int[r * b->inputs + col];
+            for (int64_t r0 = b0; r0 < b1; r0 += ROWS) {       /* the inputs' lanes, */
+                int64_t r1 = r0 + ROWS < b1 ? r0 + ROWS : b1;  /* a line of each at a time */
+                for (int32_t col = 0; col < b->inputs; col++) {
+                    int64_t at = (int64_t)b->nodes[b->input[col]].slot * b->cap;
+                    for (int64_t r = r0; r < r1; r++)
+                        b->ldata[at + r] = w->x[r * b->inputs + col];
+                    for (int64_t r = r0; w->x_int && r < r1; r++)
+                        b->lint[at + r] = w->x_int[r * b->inputs + col];
+                }
             }
             w->fail = k->forward(b, b0, b1, w->scratch);
             if (w->fail.status != MG_OK)
