@@ -90,7 +90,7 @@ static int32_t local_of(const mg_batch *b, int32_t i)
 
 /* a dot of the tile kind: laned, with pairs of one shared and one laned operand,
  * put in that order (w * x is x * w, bit for bit, and so are their grads' terms) */
-static int tileable(mg_batch *b, int32_t j)
+static int tileable(mg_batch *b, int32_t j, int32_t *seen, int32_t pass)
 {
     bnode *n = &b->nodes[j];
     if (n->op != MG_DOT || !n->laned || n->nk < 3 || n->nk % 2 == 0)
@@ -98,8 +98,10 @@ static int tileable(mg_batch *b, int32_t j)
     int32_t *k = b->kids + n->k0;
     for (int32_t e = 1; e + 1 < n->nk; e += 2) {
         int lw = b->nodes[k[e]].laned, lx = b->nodes[k[e + 1]].laned;
-        if (lw == lx)
-            return 0;
+        int32_t x = lw ? k[e] : k[e + 1];
+        if (lw == lx || seen[x] == pass)
+            return 0;       /* an input twice: a layer's backward adds each input's grad once */
+        seen[x] = pass;
     }
     for (int32_t e = 1; e + 1 < n->nk; e += 2) {
         if (b->nodes[k[e]].laned) {
@@ -128,17 +130,20 @@ static int same_inputs(const mg_batch *b, int32_t j, int32_t i)
 static int find_tiles(mg_batch *b)
 {
     int64_t xs = 0;
-    int32_t last = -1;
+    int32_t last = -1, pass = 0, *seen = calloc((size_t)(uint32_t)b->n + 1, sizeof *seen);
+    if (!seen)
+        return MG_ENOMEM;
     b->tiled = 0;
     for (int32_t j = b->n - 1; j >= 0; j--)
         b->nodes[j].tile = 0;
     for (int32_t j = 0; j < b->n; ) {
-        if (!tileable(b, j)) {
+        if (!tileable(b, j, seen, ++pass)) {
             j++;
             continue;
         }
         int nt = 1;
-        while (nt < TILE && j + nt < b->n && tileable(b, j + nt) && same_inputs(b, j, j + nt))
+        while (nt < TILE && j + nt < b->n && tileable(b, j + nt, seen, ++pass)
+               && same_inputs(b, j, j + nt))
             nt++;
         bnode *n = &b->nodes[j];
         n->tile = (int8_t)nt;
@@ -155,6 +160,7 @@ static int find_tiles(mg_batch *b)
         last = j;
         j += nt;
     }
+    free(seen);
     b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
     b->wslot = malloc((size_t)(b->tiled ? b->tiled : 1) * sizeof *b->wslot);
     size_t dots = (size_t)b->tiled / TILE + 1;
