@@ -1,0 +1,189 @@
+"""The batch tests' oracle and comparisons (test_batch*.py): a Batch over root's graph is
+checked against the eager graph itself, row by row: set_data(inputs, X[b]);
+root.forward() gives row b's data of every node, and root.backward() what row b adds
+to every leaf's grad. Data must match bit for bit (struct.pack: the sign of a zero
+counts, an eager int is the float it converts to); grads within 1e-12 of the sum of
+the absolute contributions, since a sum over rows is taken in another order.
+Also the workload whose bits must not depend on threads or on the kernel set
+(fingerprint: run in a subprocess under MG_KERNELS=baseline too).
+Not here: the tests themselves.
+"""
+import json
+import math
+import random
+import re
+import struct
+import sys
+from typing import NamedTuple
+
+import numpy as np
+
+from micrograd.engine import Batch, Value, set_data
+from micrograd.nn import MLP
+from micrograd import losses
+import ops
+
+ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+
+
+def bits(x):
+    """x's float64 bits: 0.0 and -0.0 differ; an int is the float it converts to."""
+    return struct.pack("<d", float(x))
+
+
+def same_bits(a, b):
+    return bits(a) == bits(b) or (math.isnan(a) and math.isnan(b))
+
+
+def rows(flat, width):
+    """A B x width row-major array('d') (or numpy array) as a list of B lists."""
+    flat = list(np.asarray(flat, dtype=float).ravel())
+    return [flat[k:k + width] for k in range(0, len(flat), width)]
+
+
+class Graph(NamedTuple):
+    root: Value
+    inputs: list      # the leaves that hold one example, in column order
+    shared: list      # the other leaves whose grads a batch backward accumulates
+    nodes: list       # every node to compare per row (root among them)
+
+
+class Eager(NamedTuple):
+    data: list        # data[b][k]: nodes[k].data after row b's forward
+    grads: list       # grads[b][k]: what row b's backward adds to (shared + inputs)[k].grad
+    failed: dict      # b -> exception type, for the rows whose forward fails
+
+
+def eager(g, X):
+    """The eager graph on every row of X (the leaves' grads are zero afterwards)."""
+    leaves = g.shared + g.inputs
+    data, grads, failed = [], [], {}
+    for b, row in enumerate(X):
+        set_data(g.inputs, list(map(float, row)))
+        try:
+            g.root.forward()
+        except ERRORS as e:
+            failed[b] = type(e)
+            continue
+        data.append([v.data for v in g.nodes])
+        for v in leaves:
+            v.grad = 0
+        g.root.backward()
+        grads.append([v.grad for v in leaves])
+    for v in leaves:
+        v.grad = 0
+    return Eager(data, grads, failed)
+
+
+def reduced(grads, reduction):
+    """(total, scale) per leaf: the sum or mean over rows of grads, and of their sizes."""
+    n, cols = len(grads), list(zip(*grads))
+    div = n if reduction == "mean" else 1
+    return ([math.fsum(c) / div for c in cols], [math.fsum(map(abs, c)) / div for c in cols])
+
+
+def close(got, want, scale, rel=1e-12):
+    if math.isnan(want) or math.isinf(want):
+        return same_bits(got, want)
+    return abs(got - want) <= rel * scale
+
+
+def assert_data_matches(batch, g, X, ref, out):
+    """root's data as forward returned it (out) and every node's per-row data."""
+    assert len(out) == len(X) == len(batch) == batch.rows
+    for b, row in enumerate(ref.data):
+        assert same_bits(out[b], row[-1]), (b, out[b], row[-1])
+    got = rows(batch.data(g.nodes), len(g.nodes))
+    for b, (mine, theirs) in enumerate(zip(got, ref.data)):
+        bad = [(k, m, t) for k, (m, t) in enumerate(zip(mine, theirs)) if not same_bits(m, t)]
+        assert not bad, f"row {b}: (node, batch, eager) {bad}"
+
+
+def assert_grads_match(batch, g, ref, reduction, before=None):
+    """Shared leaves: their grad grew by the reduction of the per-row grads; inputs:
+    batch.grad gives each row's eager grads, divided by B for the mean."""
+    total, scale = reduced(ref.grads, reduction)
+    before = before or [0.0] * len(g.shared)
+    for k, v in enumerate(g.shared):
+        want = before[k] + total[k]
+        assert close(v.grad, want, scale[k] + abs(before[k])), (k, v.grad, want, scale[k])
+    if not g.inputs:
+        return
+    div = len(ref.grads) if reduction == "mean" else 1
+    got = rows(batch.grad(g.inputs), len(g.inputs))
+    n = len(g.shared)
+    for b, (mine, theirs) in enumerate(zip(got, ref.grads)):
+        for k, m in enumerate(mine):
+            t = theirs[n + k] / div
+            assert close(m, t, abs(t)), f"row {b}, input {k}: batch {m!r}, eager {t!r}"
+
+
+def check(batch, g, X, reduction="mean", as_list=False):
+    """One forward and backward of batch on X against the eager graph; an op failing on
+    a row must raise its eager exception naming a failing row, changing no leaf."""
+    ref = eager(g, X)
+    arg = [list(r) for r in X] if as_list else np.ascontiguousarray(X, dtype=np.float64)
+    if ref.failed:
+        assert_fails_on_a_row(batch, g, arg, ref.failed)
+        return ref
+    out = batch.forward(arg)
+    assert_data_matches(batch, g, X, ref, out)
+    if reduction == "mean" and not as_list:
+        batch.backward()                       # the default
+    else:
+        batch.backward(reduction)
+    assert_grads_match(batch, g, ref, reduction)
+    return ref
+
+
+def leaf_state(values):
+    return [(bits(v.data), type(v.data), bits(v.grad)) for v in values]
+
+
+def assert_fails_on_a_row(batch, g, X, failed):
+    state = leaf_state(g.shared)
+    try:
+        batch.forward(X)
+    except ERRORS as e:
+        row = [int(m) for m in re.findall(r"\brow (\d+)", str(e))]
+        assert row and row[0] in failed, f"{e!r} names no failing row of {sorted(failed)}"
+        assert type(e) is failed[row[0]], (e, failed)
+    else:
+        raise AssertionError(f"forward succeeded, the eager graph fails on rows {sorted(failed)}")
+    assert leaf_state(g.shared) == state
+
+
+# ---------------------------------------------------------------- a workload of every op
+
+def every_op_graph():
+    """root: the sum of every form of tests/ops.py over two inputs in [0.5, 1.5] (every
+    form's domain) and a shared leaf, plus a fused MLP's mse on those inputs."""
+    random.seed(7)
+    x, y, t = Value(1.0), Value(1.0), Value(0.5)
+    w = Value(0.75)
+    parts = [ops.apply(f, x, y) for f in ops.FORMS] + [ops.apply(f, w, x) for f in ops.FORMS]
+    model = MLP(2, [5, 3], fused=True)
+    parts.append(losses.mse(model([x, y]), [t, w, 1.0]))
+    root = parts[0]
+    for p in parts[1:]:
+        root = root + p
+    shared = [w] + model.parameters()
+    return Graph(root, [x, y, t], shared, [x, y, t] + parts + [root])
+
+
+def fingerprint(threads=None, rows_=37):
+    """The hex of everything a Batch over every_op_graph gives on fixed rows."""
+    g = every_op_graph()
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0.5, 1.5, size=(rows_, 3))
+    batch = Batch(g.root, g.inputs, threads=threads)
+    out = batch.forward(X)
+    data = batch.data(g.nodes)
+    batch.backward()
+    grad = batch.grad(g.inputs)
+    return [float(v).hex() for v in list(out) + list(data) + list(grad)] + \
+        [float(v.grad).hex() for v in g.shared]
+
+
+if __name__ == "__main__":          # python tests/batching.py THREADS: the fingerprint as JSON
+    json.dump(fingerprint(int(sys.argv[1]) if len(sys.argv) > 1 else None), sys.stdout)
