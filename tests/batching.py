@@ -153,6 +153,23 @@ def assert_fails_on_a_row(batch, g, X, failed):
     assert leaf_state(g.shared) == state
 
 
+# ---------------------------------------------------------------- graphs and rows
+
+def mlp_graph(fused, nin=3, nouts=(4, 4, 2), seed=1):
+    """One example's mse of an MLP: inputs are the pixels and the targets."""
+    random.seed(seed)
+    model = MLP(nin, list(nouts), fused=fused)
+    xs, ts = [Value(0.0) for _ in range(nin)], [Value(0.0) for _ in range(nouts[-1])]
+    out = model(xs)
+    out = out if isinstance(out, list) else [out]
+    root = losses.mse(out, ts)
+    return Graph(root, xs + ts, model.parameters(), xs + ts + out + [root]), model
+
+
+def random_rows(n, width, seed=0, scale=1.0):
+    return (np.random.default_rng(seed).uniform(-1, 1, size=(n, width)) * scale).tolist()
+
+
 # ---------------------------------------------------------------- a workload of every op
 
 def every_op_graph():

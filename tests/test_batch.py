@@ -24,9 +24,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from micrograd.engine import Batch, Value, dot, set_data
 from micrograd.nn import MLP
-from micrograd import losses
 from batching import (ERRORS, Graph, assert_grads_match, bits, check, eager, fingerprint,
-                      leaf_state)
+                      leaf_state, mlp_graph, random_rows)
 import ops
 
 TESTS = Path(__file__).parent
@@ -185,22 +184,6 @@ def test_the_dag_generator_reaches_every_form_ints_shared_nodes_and_failures():
 
 
 # ---------------------------------------------------------------- rows: B and reductions
-
-def mlp_graph(fused, nin=3, nouts=(4, 4, 2), seed=1):
-    """One example's mse of an MLP: inputs are the pixels and the targets."""
-    import random
-    random.seed(seed)
-    model = MLP(nin, list(nouts), fused=fused)
-    xs, ts = [Value(0.0) for _ in range(nin)], [Value(0.0) for _ in range(nouts[-1])]
-    out = model(xs)
-    out = out if isinstance(out, list) else [out]
-    root = losses.mse(out, ts)
-    return Graph(root, xs + ts, model.parameters(), xs + ts + out + [root]), model
-
-
-def random_rows(n, width, seed=0, scale=1.0):
-    return (np.random.default_rng(seed).uniform(-1, 1, size=(n, width)) * scale).tolist()
-
 
 @pytest.mark.parametrize("fused", [False, True])
 def test_one_batch_with_one_row_a_prime_number_and_back(fused):
