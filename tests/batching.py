@@ -5,15 +5,13 @@ to every leaf's grad. Data must match bit for bit (struct.pack: the sign of a ze
 counts, an eager int is the float it converts to); grads within 1e-12 of the sum of
 the absolute contributions, since a sum over rows is taken in another order.
 Also the workload whose bits must not depend on threads or on the kernel set
-(fingerprint: run in a subprocess under MG_KERNELS=baseline too).
+(fingerprint: test_batch.py runs it in subprocesses under MG_KERNELS too).
 Not here: the tests themselves.
 """
-import json
 import math
 import random
 import re
 import struct
-import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -178,8 +176,8 @@ def every_op_graph():
     random.seed(7)
     x, y, t = Value(1.0), Value(1.0), Value(0.5)
     w = Value(0.75)
-    parts = [ops.apply(f, x, y) for f in ops.FORMS] + [ops.apply(f, w, x) for f in ops.FORMS]
-    model = MLP(2, [5, 3], fused=True)
+    parts = [f.build(*(a, b)[:f.nargs]) for a, b in ((x, y), (w, x)) for f in ops.FORMS]
+    model = MLP(2, [16, 9, 3], fused=True)        # tiles of neurons, and what is left
     parts.append(losses.mse(model([x, y]), [t, w, 1.0]))
     root = parts[0]
     for p in parts[1:]:
@@ -188,7 +186,7 @@ def every_op_graph():
     return Graph(root, [x, y, t], shared, [x, y, t] + parts + [root])
 
 
-def fingerprint(threads=None, rows_=37):
+def fingerprint(threads=None, rows_=211):        # rows: chunks for 3 threads, and a rest
     """The hex of everything a Batch over every_op_graph gives on fixed rows."""
     g = every_op_graph()
     rng = np.random.default_rng(3)
@@ -200,7 +198,3 @@ def fingerprint(threads=None, rows_=37):
     grad = batch.grad(g.inputs)
     return [float(v).hex() for v in list(out) + list(data) + list(grad)] + \
         [float(v.grad).hex() for v in g.shared]
-
-
-if __name__ == "__main__":          # python tests/batching.py THREADS: the fingerprint as JSON
-    json.dump(fingerprint(int(sys.argv[1]) if len(sys.argv) > 1 else None), sys.stdout)

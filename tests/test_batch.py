@@ -11,6 +11,7 @@ the baseline kernels giving the same bits.
 Not here: models, losses and training (test_batch_models.py), bad input, failing
 rows and Python threads (test_batch_errors.py).
 """
+import json
 import math
 import os
 import subprocess
@@ -75,7 +76,8 @@ def _outputs(form, pools, i, j, c, with_const):
 
 def build(n_in, shared, steps, guarded_rows):
     """The DAG of steps over n_in inputs and the shared leaves, built on the first of
-    guarded_rows; a step's form is replaced by tanh where it is unsafe on any of them."""
+    guarded_rows; where a step's form is unsafe on any of them, a form of positive
+    numbers is given x * x + 0.1 instead of x, and then any other form becomes tanh."""
     pools = [[Value(float(x)) for x in row] + [Value(d) for d in shared]
              for row in guarded_rows]
     laned = [True] * n_in + [False] * len(shared)
@@ -84,6 +86,13 @@ def build(n_in, shared, steps, guarded_rows):
         size = len(pools[0])
         i, j, form = i % size, j % size, ops.BY_NAME[name]
         outs = _outputs(form, pools, i, j, c, with_const)
+        if outs is None and form.domain == "pos":      # log, x ** 0.5: of x * x + 0.1
+            for pool in pools:
+                pool.append(pool[i] * pool[i] + 0.1)
+            used.add(i)
+            laned.append(laned[i])
+            i = len(pools[0]) - 1
+            outs = _outputs(form, pools, i, j, c, with_const)
         if outs is None:
             form, outs = TANH, [TANH.build(pool[i]) for pool in pools]
         args = [i] if form.nargs == 1 or with_const else [i, j]
@@ -193,6 +202,12 @@ def test_one_batch_with_one_row_a_prime_number_and_back(fused):
         for v in g.shared:
             v.grad = 0
         check(batch, g, random_rows(n, len(g.inputs), seed), ["mean", "sum"][n % 2])
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_rows_split_across_three_threads_match_the_eager_graph(fused):
+    g, _ = mlp_graph(fused)
+    check(Batch(g.root, g.inputs, threads=3), g, random_rows(257, len(g.inputs), 8))
 
 
 def test_backward_adds_to_the_shared_leaves_grads():
@@ -336,12 +351,26 @@ def run_python(args, env=None):
                           text=True, timeout=120, check=True).stdout
 
 
+FINGERPRINT = """
+import json, sys, types
+class NoTorch(types.ModuleType):    # tests/ops.py names torch's functions, calls none here
+    def __getattr__(self, name):
+        return None
+sys.modules["torch"] = NoTorch("torch")     # (importing torch takes seconds)
+from batching import fingerprint
+from micrograd.batch import kernels
+json.dump([kernels(), fingerprint(2)], sys.stdout)
+"""
+
+
 @pytest.mark.skipif(os.environ.get("MG_KERNELS"), reason="native kernels needed in-process")
-def test_the_baseline_kernels_give_the_native_bits():
-    import json
-    native = json.loads(run_python(["batching.py", "2"]))
-    assert native == fingerprint(2)
-    assert json.loads(run_python(["batching.py", "2"], {"MG_KERNELS": "baseline"})) == native
+@pytest.mark.parametrize("target", ["baseline", "avx2"])
+def test_every_kernel_set_gives_the_native_bits(target):
+    got, bits_ = json.loads(run_python(["-c", FINGERPRINT], {"MG_KERNELS": target}))
+    if target != "baseline" and got != target:
+        pytest.skip(f"this CPU has no {target}")
+    assert got == target
+    assert bits_ == fingerprint(2)
 
 
 def test_python_m_micrograd_names_the_kernel_set():
