@@ -77,7 +77,10 @@ def reduced(grads, reduction):
     """(total, scale) per leaf: the sum or mean over rows of grads, and of their sizes."""
     n, cols = len(grads), list(zip(*grads))
     div = n if reduction == "mean" else 1
-    return ([math.fsum(c) / div for c in cols], [math.fsum(map(abs, c)) / div for c in cols])
+
+    def total(c):       # (fsum refuses inf - inf: a plain sum's nan, whatever the order)
+        return math.fsum(c) if all(map(math.isfinite, c)) else sum(c)
+    return [total(c) / div for c in cols], [total(list(map(abs, c))) / div for c in cols]
 
 
 def close(got, want, scale, rel=1e-12):

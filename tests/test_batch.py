@@ -225,6 +225,17 @@ def test_backward_adds_to_the_shared_leaves_grads():
     assert any(m != 0 for m in mean)
 
 
+def test_backward_twice_adds_twice_and_gives_the_same_row_grads():
+    g, _ = mlp_graph(True)
+    batch = Batch(g.root, g.inputs)
+    batch.forward(random_rows(5, len(g.inputs), 3))
+    batch.backward()
+    once, rows_once = [v.grad for v in g.shared], list(batch.grad(g.inputs))
+    batch.backward()
+    assert [v.grad for v in g.shared] == pytest.approx([2 * x for x in once], rel=1e-15)
+    assert [bits(x) for x in batch.grad(g.inputs)] == [bits(x) for x in rows_once]
+
+
 def test_sum_is_the_mean_times_the_rows():
     g, _ = mlp_graph(False)
     X = np.array(random_rows(7, len(g.inputs), 4))
@@ -285,6 +296,23 @@ def test_a_lane_where_micrograd_holds_an_int_has_the_ints_bits(make, holds_int):
     g = Graph(root, [x], [], [x, inner, root])
     ref = check(Batch(root, [x]), g, [[-1.5], [-0.0], [0.0], [2.0], [-3.0]])
     assert any(type(row[1]) is int for row in ref.data) == holds_int
+
+
+SPECIAL = [math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, -5e-324, 0.0, -0.0, 710.0,
+           -745.0, 1e-300]
+
+
+@pytest.mark.parametrize("form", ops.FORMS, ids=[f.name for f in ops.FORMS])
+def test_every_form_on_rows_of_infinities_nans_and_extremes(form):
+    """Each row alone, since some fail (the failing ones must raise the eager exception),
+    and the rows that do not fail together."""
+    x, y = Value(1.0), Value(-2.0)
+    out = form.build(*(x, y)[:form.nargs])
+    g = Graph(out, [x], [y][:form.nargs - 1], [x] + [y][:form.nargs - 1] + [out])
+    batch = Batch(out, [x])
+    ref = check(batch, g, [[s] for s in SPECIAL])
+    if ref.failed:
+        check(batch, g, [[s] for b, s in enumerate(SPECIAL) if b not in ref.failed])
 
 
 # ---------------------------------------------------------------- the eager graph stays

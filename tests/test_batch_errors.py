@@ -12,10 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from micrograd.engine import Batch, Value
+from micrograd.engine import Batch, Value, stats
 from batching import (Graph, assert_grads_match, bits, check, eager, leaf_state, mlp_graph,
                       random_rows, rows)
 from concurrency import run_threads
+from test_memory import rss_bytes
 from test_python_ops import sin
 
 
@@ -228,6 +229,22 @@ def test_a_batch_keeps_its_graph_alive():
     X = random_rows(4, n, 6)
     g, _ = mlp_graph(True, seed=5)
     assert [bits(x) for x in batch.forward(X)] == [bits(r[-1]) for r in eager(g, X).data]
+
+
+def test_dropped_batches_free_their_graphs_and_lanes(quiet_gc):
+    def churn(n):
+        for k in range(n):
+            g, _ = mlp_graph(k % 2 == 0, nin=8, nouts=(16, 4), seed=k)
+            batch = Batch(g.root, g.inputs)
+            batch.forward(random_rows(300, len(g.inputs), k))
+            batch.backward()
+    churn(5)                                # warm-up: the arena and the heap settle
+    before = stats(), rss_bytes()
+    churn(40)
+    after = stats(), rss_bytes()
+    assert {k: after[0][k] for k in ("live", "edges", "plans")} == \
+        {k: before[0][k] for k in ("live", "edges", "plans")}
+    assert after[1] - before[1] < 4 << 20, "RSS grew by more than 4 MiB"
 
 
 # ---------------------------------------------------------------- Python threads
