@@ -57,7 +57,7 @@ def eager(g, X):
     leaves = g.shared + g.inputs
     data, grads, failed = [], [], {}
     for b, row in enumerate(X):
-        set_data(g.inputs, list(map(float, row)))
+        set_data(g.inputs, list(row))
         try:
             g.root.forward()
         except ERRORS as e:
@@ -180,7 +180,7 @@ def every_op_graph():
     x, y, t = Value(1.0), Value(1.0), Value(0.5)
     w = Value(0.75)
     parts = [f.build(*(a, b)[:f.nargs]) for a, b in ((x, y), (w, x)) for f in ops.FORMS]
-    model = MLP(2, [16, 9, 3], fused=True)        # tiles of neurons, and what is left
+    model = MLP(2, [32, 18, 3], fused=True)       # tiles of neurons, and what is left
     parts.append(losses.mse(model([x, y]), [t, w, 1.0]))
     root = parts[0]
     for p in parts[1:]:
@@ -189,8 +189,10 @@ def every_op_graph():
     return Graph(root, [x, y, t], shared, [x, y, t] + parts + [root])
 
 
-def fingerprint(threads=None, rows_=211):        # rows: chunks for 3 threads, and a rest
-    """The hex of everything a Batch over every_op_graph gives on fixed rows."""
+def fingerprint(threads=None, rows_=523):
+    """The hex of everything a Batch over every_op_graph gives on fixed rows: chunks for
+    3 threads and a rest, and work enough that the engine does start its threads
+    (csrc/batch.c, run_chunks: laned operands times rows at least 2**17)."""
     g = every_op_graph()
     rng = np.random.default_rng(3)
     X = rng.uniform(0.5, 1.5, size=(rows_, 3))

@@ -206,8 +206,8 @@ def test_one_batch_with_one_row_a_prime_number_and_back(fused):
 
 @pytest.mark.parametrize("fused", [False, True])
 def test_rows_split_across_three_threads_match_the_eager_graph(fused):
-    g, _ = mlp_graph(fused)
-    check(Batch(g.root, g.inputs, threads=3), g, random_rows(257, len(g.inputs), 8))
+    g, _ = mlp_graph(fused, nin=8, nouts=(24, 24, 2))     # work enough for threads to start
+    check(Batch(g.root, g.inputs, threads=3), g, random_rows(193, len(g.inputs), 8))
 
 
 def test_backward_adds_to_the_shared_leaves_grads():
@@ -313,6 +313,16 @@ def test_every_form_on_rows_of_infinities_nans_and_extremes(form):
     ref = check(batch, g, [[s] for s in SPECIAL])
     if ref.failed:
         check(batch, g, [[s] for b, s in enumerate(SPECIAL) if b not in ref.failed])
+
+
+@pytest.mark.xfail(strict=True, reason="rows given as Python ints are read as floats: "
+                   "set_data makes int data, so the eager 0 * Value(-2) is 0 and the lane's -0.0")
+def test_rows_of_python_ints_give_the_bits_of_set_data_with_those_ints():
+    x = Value(1.0)
+    inner = x * Value(-2)
+    root = inner + Value(-0.0)
+    g = Graph(root, [x], [], [x, inner, root])
+    check(Batch(root, [x]), g, [[0], [3], [0.0], [-1]], as_list=True)
 
 
 # ---------------------------------------------------------------- the eager graph stays
