@@ -298,6 +298,27 @@ def test_a_lane_where_micrograd_holds_an_int_has_the_ints_bits(make, holds_int):
     assert any(type(row[1]) is int for row in ref.data) == holds_int
 
 
+TILE_BUG = "csrc/lanes.h tile_rows: the tile's sums ignore the int flags (-2 * relu's 0 is -0.0, " \
+           "micrograd's int 0) and broadcast a shared start as (vrows){0} + start (-0.0 becomes 0.0)"
+
+
+@pytest.mark.parametrize("make, row", [
+    pytest.param(lambda x: dot([Value(2.0)], [x], Value(-0.0), fused=True), -0.0,
+                 id="floats: -0.0 + 2.0 * -0.0", marks=pytest.mark.xfail(strict=True,
+                                                                         reason=TILE_BUG)),
+    pytest.param(lambda x: dot([Value(-2)], [x.relu()], Value(-0.0), fused=True), -1.5,
+                 id="ints: -0.0 + -2 * relu's 0", marks=pytest.mark.xfail(strict=True,
+                                                                          reason=TILE_BUG)),
+    pytest.param(lambda x: dot([Value(2.0)], [x], Value(0.5), fused=True), -0.0, id="0.5 start"),
+])
+def test_a_fused_dot_of_shared_weights_keeps_the_sign_of_a_zero(make, row):
+    """A dot of shared weights over laned inputs (a tile, csrc/lanes.h) on 9 rows: a
+    group of 8 and one more, which take different loops."""
+    x = Value(1.0)
+    root = make(x)
+    check(Batch(root, [x]), Graph(root, [x], [], [x, root]), [[row]] * 9)
+
+
 SPECIAL = [math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, -5e-324, 0.0, -0.0, 710.0,
            -745.0, 1e-300]
 
