@@ -11,6 +11,7 @@
  * Locks: the Batch's own for its buffers; the arena's only to read the graph and
  * the parameters, and to add the grads: other threads may build meanwhile.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,25 @@ const char *mg_kernels(void)
     return kernels()->name;
 }
 
+/* n doubles on a cache line's boundary: a row block of ROWS lanes is one line */
+static double *lanes_alloc(size_t n)
+{
+#if defined(_WIN32)
+    return _aligned_malloc((n + ROWS) * sizeof(double), 64);
+#else
+    return aligned_alloc(64, (n + ROWS) * sizeof(double) / 64 * 64 + 64);
+#endif
+}
+
+static void lanes_free(double *p)
+{
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
 /* ---------------------------------------------------------------- the graph */
 
 static int by_node(const void *x, const void *y)
@@ -58,11 +78,13 @@ static int by_node(const void *x, const void *y)
     return (p[0] > q[0]) - (p[0] < q[0]);
 }
 
-/* j's local index for arena node i, or -1 */
+/* j's local index for arena node i, -1 for a node not in the graph, -2 for one that
+ * is not run */
 static int32_t local_of(const mg_batch *b, int32_t i)
 {
     int32_t key[2] = { i, 0 };
-    const int32_t *hit = bsearch(key, b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
+    const int32_t *hit = bsearch(key, b->by_node, (size_t)b->lookups, 2 * sizeof(int32_t),
+                                 by_node);
     return hit ? hit[1] : -1;
 }
 
@@ -106,6 +128,7 @@ static int same_inputs(const mg_batch *b, int32_t j, int32_t i)
 static int find_tiles(mg_batch *b)
 {
     int64_t xs = 0;
+    int32_t last = -1;
     b->tiled = 0;
     for (int32_t j = b->n - 1; j >= 0; j--)
         b->nodes[j].tile = 0;
@@ -122,21 +145,45 @@ static int find_tiles(mg_batch *b)
         for (int q = 1; q < nt; q++)
             n[q].tile = -1;
         n->wat = b->tiled;
-        n->xat = xs;
         b->tiled += (int64_t)TILE * ((n->nk - 1) / 2);
-        xs += (n->nk - 1) / 2;
+        if (last >= 0 && same_inputs(b, last, j)) {
+            n->xat = b->nodes[last].xat;    /* a layer's tiles: one list, packed once */
+        } else {
+            n->xat = xs;
+            xs += (n->nk - 1) / 2;
+        }
+        last = j;
         j += nt;
     }
     b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
-    if (!b->xslot)
+    b->wslot = malloc((size_t)(b->tiled ? b->tiled : 1) * sizeof *b->wslot);
+    size_t dots = (size_t)b->tiled / TILE + 1;
+    b->kdot = malloc(dots * sizeof *b->kdot);
+    b->kslot = malloc(dots * sizeof *b->kslot);
+    b->kw = malloc(dots * sizeof *b->kw);
+    if (!b->xslot || !b->wslot || !b->kdot || !b->kslot || !b->kw)
         return MG_ENOMEM;
+    int32_t kat = 0;
     b->gslots = 0;
     for (int32_t j = 0; j < b->n; j++) {
         const bnode *n = &b->nodes[j];
         const int32_t *k = b->kids + n->k0;
-        if (n->tile > 0)
-            for (int32_t e = 2; e < n->nk; e += 2)
-                b->xslot[n->xat + e / 2 - 1] = b->nodes[k[e]].slot;
+        if (n->tile > 0) {
+            int32_t np = (n->nk - 1) / 2;
+            b->most = np > b->most ? np : b->most;
+            b->nodes[j].kat = kat;
+            for (int q = 0; q < n->tile; q++, kat++) {
+                b->kdot[kat] = j + q;
+                b->kslot[kat] = n[q].slot;
+                b->kw[kat] = n->wat + q;
+            }
+            for (int32_t p = 0; p < np; p++)
+                b->xslot[n->xat + p] = b->nodes[k[2 + 2 * p]].slot;
+            for (int q = 0; q < TILE; q++)
+                for (int32_t p = 0; p < np; p++)
+                    b->wslot[n->wat + p * TILE + q] = q < n->tile
+                        ? b->nodes[b->kids[n[q].k0 + 1 + 2 * p]].slot : -1;
+        }
         if (!n->laned)
             continue;
         int32_t nk = n->tile != 0 ? 1 : n->nk;     /* a tile's start; its weights: wgrad */
@@ -144,6 +191,12 @@ static int find_tiles(mg_batch *b)
             if (!b->nodes[k[e]].laned && b->nodes[k[e]].gslot < 0)
                 b->nodes[k[e]].gslot = b->gslots++;
     }
+    b->gshared = malloc((size_t)(b->gslots + 1) * sizeof *b->gshared);
+    if (!b->gshared)
+        return MG_ENOMEM;
+    for (int32_t j = 0; j < b->n; j++)
+        if (b->nodes[j].gslot >= 0)
+            b->gshared[b->nodes[j].gslot] = b->nodes[j].slot;
     return MG_OK;
 }
 
@@ -159,6 +212,7 @@ static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64
     n->gslot = -1;
     n->arg = a->arg[i];
     n->arg_int = (a->flags[i] & MG_ARG_INT) != 0;
+    n->single = a->refs[i] == 1;
     n->k0 = (int32_t)*at;
     n->nk = children(a, i, &kids);
     for (int32_t c = 0; c < n->nk; c++) {
@@ -171,6 +225,145 @@ static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64
     if (a->flags[i] & MG_PYTHON) {
         *bad = i;
         return MG_EPYTHON;
+    }
+    return MG_OK;
+}
+
+/* micrograd's neuron, sum((wi * xi for ...), b): a chain of + whose right operands
+ * are products, each of its nodes but the top and each product used by nothing else
+ * (no Value holds them). Its top becomes one dot over the chain's operands: the same
+ * numbers in the same order (dot_step is the chain's arithmetic), and a tile when it
+ * is a layer's; the chain's other nodes are not run and get no lanes. */
+static int fuse_chains(mg_batch *b)
+{
+    for (int32_t j = b->n - 1; j >= b->leaves; j--) {
+        bnode *top = &b->nodes[j];
+        if (top->op != MG_ADD || !top->laned || top->fused)
+            continue;
+        int32_t terms = 0, node = j, start;
+        for (;;) {                      /* down the chain: its length and its start */
+            const int32_t *k = b->kids + b->nodes[node].k0;
+            const bnode *l = &b->nodes[k[0]], *r = &b->nodes[k[1]];
+            if (r->op != MG_MUL || !r->single) {
+                start = node;
+                break;
+            }
+            terms++;
+            if (l->op != MG_ADD || !l->single) {
+                start = k[0];
+                break;
+            }
+            node = k[0];
+        }
+        if (terms == 0)
+            continue;
+        int32_t *kids = realloc(b->kids, (size_t)(b->nkids + 1 + 2 * terms) * sizeof *kids);
+        if (!kids)
+            return MG_ENOMEM;
+        b->kids = kids;
+        int64_t at = b->nkids;
+        kids[at] = start;
+        node = j;
+        for (int32_t t = terms - 1; t >= 0; t--) {     /* the last product at the top */
+            const int32_t *k = kids + b->nodes[node].k0;
+            const int32_t *m = kids + b->nodes[k[1]].k0;
+            kids[at + 1 + 2 * t] = m[0];
+            kids[at + 2 + 2 * t] = m[1];
+            b->nodes[k[1]].fused = 1;
+            b->nodes[node].fused = node != j;
+            node = k[0];
+        }
+        top->op = MG_DOT;
+        top->k0 = (int32_t)at;
+        top->nk = 1 + 2 * terms;
+        b->nkids += 1 + 2 * terms;
+    }
+    return MG_OK;
+}
+
+/* The nodes that are run, children first and by level (stably): the dots of a
+ * layer come side by side, where tiles are found, even when each was a chain of a
+ * thousand nodes. A node's grad gets its parents' terms in the order of the graph
+ * (the dots of a level, which are the parents of an input, keep theirs). */
+static int reorder(mg_batch *b)
+{
+    int32_t n = b->n, kept = 0, top = 0;
+    int32_t *level = malloc((size_t)(uint32_t)n * sizeof *level);
+    int32_t *map = malloc((size_t)(uint32_t)n * sizeof *map);
+    bnode *nodes = malloc((size_t)(uint32_t)n * sizeof *nodes);
+    int32_t *count = NULL;
+    if (level && map && nodes) {
+        for (int32_t j = 0; j < n; j++) {
+            const bnode *v = &b->nodes[j];
+            int32_t lv = 0;
+            for (int32_t e = 0; e < v->nk && !v->fused; e++) {
+                int32_t c = level[b->kids[v->k0 + e]] + 1;
+                lv = c > lv ? c : lv;
+            }
+            level[j] = v->fused ? -1 : lv;
+            top = lv > top ? lv : top;
+        }
+        count = calloc((size_t)top + 2, sizeof *count);
+    }
+    if (!count) {
+        free(level), free(map), free(nodes);
+        return MG_ENOMEM;
+    }
+    for (int32_t j = 0; j < n; j++)
+        if (level[j] >= 0)
+            count[level[j] + 1]++;
+    for (int32_t lv = 1; lv <= top + 1; lv++)
+        count[lv] += count[lv - 1];
+    for (int32_t j = 0; j < n; j++) {
+        map[j] = level[j] >= 0 ? count[level[j]]++ : -1;
+        if (map[j] >= 0) {
+            nodes[map[j]] = b->nodes[j];
+            kept++;
+        }
+    }
+    for (int32_t j = 0; j < kept; j++)
+        for (int32_t e = 0; e < nodes[j].nk; e++)
+            b->kids[nodes[j].k0 + e] = map[b->kids[nodes[j].k0 + e]];
+    for (int32_t j = 0; j < n; j++)        /* a node that is not run: -2 */
+        b->by_node[2 * j + 1] = map[j] >= 0 ? map[j] : -2;
+    for (int32_t k = 0; k < b->inputs; k++)
+        b->input[k] = map[b->input[k]];
+    b->root = map[b->root];
+    free(b->nodes);
+    b->nodes = nodes;
+    b->lookups = n;
+    b->n = kept;
+    free(level), free(map), free(count);
+    return MG_OK;
+}
+
+/* the walks' lists (batch.h) */
+static int make_lists(mg_batch *b)
+{
+    size_t n = (size_t)(uint32_t)b->n + 1;
+    b->steps = malloc(n * sizeof(int32_t));
+    b->ops = malloc(n * sizeof(int32_t));
+    b->params = malloc(n * sizeof(int32_t));
+    b->lanes = malloc(n * sizeof(int32_t));
+    b->pnode = malloc(n * sizeof(int32_t));
+    if (!b->steps || !b->ops || !b->params || !b->lanes || !b->pnode)
+        return MG_ENOMEM;
+    int32_t nl = 0;
+    for (int32_t j = 0; j < b->n; j++) {
+        const bnode *v = &b->nodes[j];
+        if (v->laned) {
+            b->lanes[nl++] = j;
+            b->work += v->nk;
+        }
+        if (v->op == MG_LEAF && !v->laned) {
+            assert(v->slot == b->nparams);      /* the leaves' slots come first */
+            b->pnode[b->nparams] = v->node;
+            b->params[b->nparams++] = j;
+        }
+        else if (v->op != MG_LEAF && !v->laned)
+            b->ops[b->nops++] = j;
+        else if (v->op != MG_LEAF && v->tile >= 0)
+            b->steps[b->nsteps++] = j;
     }
     return MG_OK;
 }
@@ -209,9 +402,11 @@ static int copy_graph(mg_batch *b, mg_arena *a, int32_t root, const int32_t *inp
     b->n = nl + p->n;           /* (both below the arena's capacity: no overflow) */
     b->nodes = calloc((size_t)(uint32_t)b->n, sizeof *b->nodes);
     b->kids = malloc((size_t)(nkids ? nkids : 1) * sizeof *b->kids);
+    b->nkids = nkids;
     b->by_node = malloc((size_t)(uint32_t)b->n * 2 * sizeof *b->by_node);
     int status = b->nodes && b->kids && b->by_node ? MG_OK : MG_ENOMEM;
     int64_t at = 0;
+    b->leaves = nl;
     for (int32_t j = 0; j < nl && status == MG_OK; j++)
         status = copy_node(b, a, j, leaves[j], &at, bad);
     for (int32_t k = 0; k < n_inputs && status == MG_OK; k++) {     /* the inputs: laned */
@@ -240,14 +435,27 @@ void mg_batch_free(mg_batch *b)
 {
     if (!b)
         return;
+    if (b->held >= 0)
+        mg_release(b->a, &b->held, 1);
     LOCK_DESTROY(&b->lock);
     free(b->nodes);
     free(b->kids);
     free(b->input);
     free(b->xslot);
+    free(b->wslot);
+    free(b->kdot);
+    free(b->kslot);
+    free(b->kw);
+    free(b->gshared);
+    free(b->pnode);
     free(b->by_node);
-    free(b->ldata);
-    free(b->lgrad);
+    free(b->steps);
+    free(b->ops);
+    free(b->params);
+    free(b->lanes);
+    lanes_free(b->ldata);
+    lanes_free(b->lgrad);
+    lanes_free(b->xpack);
     free(b->lint);
     free(b->sdata);
     free(b->sgrad);
@@ -271,16 +479,28 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
     }
     b->a = a;
     b->inputs = n;
+    b->held = -1;
+    LOCK_INIT(&b->lock);
     LOCK(&a->lock);
     kernels();
     int status = mg_alive(a, root) ? copy_graph(b, a, root, inputs, n, bad) : MG_EINDEX;
+    if (status == MG_OK) {
+        a->refs[root]++;        /* the batch's own: its graph lives as long as it does */
+        b->held = root;
+    }
     UNLOCK(&a->lock);
+    if (status == MG_OK)
+        status = fuse_chains(b);
+    if (status == MG_OK)
+        status = reorder(b);
     for (int32_t j = 0; j < b->n && status == MG_OK; j++)
         b->nodes[j].slot = b->nodes[j].laned ? b->laned++ : b->shared++;
     if (status == MG_OK)
         status = find_tiles(b);
+    if (status == MG_OK)
+        status = make_lists(b);
     if (status == MG_OK) {
-        qsort(b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
+        qsort(b->by_node, (size_t)b->lookups, 2 * sizeof(int32_t), by_node);
         b->sdata = malloc((size_t)(b->shared + 1) * sizeof(double));
         b->sgrad = malloc((size_t)(b->shared + 1) * sizeof(double));
         b->sint = malloc((size_t)(b->shared + 1));
@@ -292,52 +512,58 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
         mg_batch_free(b);
         return status;
     }
-    LOCK_INIT(&b->lock);
     *out = b;
     return MG_OK;
 }
 
 /* ---------------------------------------------------------------- the run */
 
-/* lanes for rows rows: all or nothing */
+/* lanes for rows rows: all or nothing. A node's lanes are ROWS more than the rows
+ * of its chunks: with lanes a power of two apart, the inputs of a row block would
+ * share a few cache sets (4 of L1's 64 at 128 rows) and evict each other. */
 static int reserve_rows(mg_batch *b, int64_t rows)
 {
-    int64_t cap = (rows + CHUNK - 1) / CHUNK * CHUNK, chunks = cap / CHUNK;
+    int64_t chunks = (rows + CHUNK - 1) / CHUNK, cap = chunks * CHUNK + ROWS;
     if (cap <= b->cap)
         return MG_OK;
     size_t lanes = (size_t)b->laned * (size_t)cap;
-    double *ld = malloc((lanes + 1) * sizeof *ld), *lg = malloc((lanes + 1) * sizeof *lg);
+    double *ld = lanes_alloc(lanes), *lg = lanes_alloc(lanes);
     uint8_t *li = malloc(lanes + 1);
     double *pg = malloc(((size_t)chunks * (size_t)b->gslots + 1) * sizeof *pg);
     double *wg = malloc(((size_t)chunks * (size_t)b->tiled + 1) * sizeof *wg);
     if (!ld || !lg || !li || !pg || !wg) {
-        free(ld), free(lg), free(li), free(pg), free(wg);
+        lanes_free(ld), lanes_free(lg), free(li), free(pg), free(wg);
         return MG_ENOMEM;
     }
-    free(b->ldata), free(b->lgrad), free(b->lint), free(b->pgrad), free(b->wgrad);
+    lanes_free(b->ldata), lanes_free(b->lgrad), free(b->lint), free(b->pgrad), free(b->wgrad);
     b->ldata = ld, b->lgrad = lg, b->lint = li, b->pgrad = pg, b->wgrad = wg;
     b->cap = cap;
     b->state = 0;               /* the lanes of the last run are gone */
     return MG_OK;
 }
 
-/* whether node j's lanes may hold a Python int this forward: its rule's is_int
- * could be true given its operands' (a shared node's is known: sint) */
+/* whether laned node j's lanes may hold a Python int this forward: its rule's is_int
+ * could be true given its operands' (holds_int: a shared node's is known) */
 static int may_int(const mg_batch *b, int32_t j)
 {
     const bnode *n = &b->nodes[j];
     const int32_t *k = b->kids + n->k0;
     int all = 1;
     for (int32_t e = 0; e < n->nk; e++)
-        all &= b->nodes[k[e]].may_int;
+        all &= holds_int(b, k[e]);
     switch ((mg_op)n->op) {
     case MG_LEAF:
-        return n->laned ? 0 : b->sint[n->slot];     /* inputs are floats */
+        return 0;                                   /* inputs are floats */
     case MG_RELU:
         return 1;                                   /* the int 0 */
     case MG_POW:
         return all && n->arg_int && n->arg >= 0;
     case MG_TANH: case MG_EXP: case MG_LOG: case MG_SIGMOID: case MG_LSE:
+        return 0;
+    case MG_PICK:                                   /* one of x's: any of them */
+        for (int32_t e = 1; e < n->nk; e++)
+            if (holds_int(b, k[e]))
+                return 1;
         return 0;
     default:
         return all;             /* +, *, ** Value, dot: when their operands are ints */
@@ -347,6 +573,7 @@ static int may_int(const mg_batch *b, int32_t j)
 typedef struct {
     mg_batch *b;
     const double *x;
+    double *scratch;        /* a tile's inputs, packed (lane_kernels.forward) */
     int64_t c0, c1;
     int backward;
     lane_fail fail;
@@ -366,15 +593,14 @@ static void *run_job(void *arg)
                 for (int64_t r = b0; r < b1; r++)
                     lane[r] = w->x[r * b->inputs + col];
             }
-            w->fail = k->forward(b, b0, b1);
+            w->fail = k->forward(b, b0, b1, w->scratch);
             if (w->fail.status != MG_OK)
                 break;
             continue;
         }
-        for (int32_t j = 0; j < b->n; j++)
-            if (b->nodes[j].laned)
-                memset(b->lgrad + (int64_t)b->nodes[j].slot * b->cap + b0, 0,
-                       (size_t)(b1 - b0) * sizeof(double));
+        for (int32_t l = 0; l < b->laned; l++)
+            memset(b->lgrad + (int64_t)b->nodes[b->lanes[l]].slot * b->cap + b0, 0,
+                   (size_t)(b1 - b0) * sizeof(double));
         memset(b->pgrad + c * b->gslots, 0, (size_t)b->gslots * sizeof(double));
         if (b->nodes[b->root].laned)
             for (int64_t r = b0; r < b1; r++)
@@ -394,17 +620,25 @@ static void *run_job(void *arg)
  * the caller's); returns the failure of the first chunk that failed */
 static lane_fail run_chunks(mg_batch *b, const double *x, int backward, int threads)
 {
-    int64_t chunks = (b->rows + CHUNK - 1) / CHUNK, work = 0;
-    for (int32_t j = 0; j < b->n; j++)
-        work += b->nodes[j].laned ? b->nodes[j].nk : 0;
+    int64_t chunks = (b->rows + CHUNK - 1) / CHUNK;
     int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     if (t > chunks)
         t = (int)chunks;
-    if (work * b->rows < (1 << 17))     /* less than a thread's start costs */
+    if (b->work * b->rows < (1 << 17))  /* less than a thread's start costs */
         t = 1;
+    size_t scratch = (size_t)b->most * CHUNK;       /* doubles per thread */
+    if (!backward && (size_t)t * scratch > b->xpacked) {
+        double *more = lanes_alloc((size_t)t * scratch);
+        if (!more)
+            return (lane_fail){ MG_ENOMEM, -1, 0 };
+        lanes_free(b->xpack);
+        b->xpack = more;
+        b->xpacked = (size_t)t * scratch;
+    }
     job jobs[MAX_THREADS];
     for (int q = 0; q < t; q++)
-        jobs[q] = (job){ b, x, chunks * q / t, chunks * (q + 1) / t, backward, { MG_OK, -1, 0 } };
+        jobs[q] = (job){ b, x, b->xpack ? b->xpack + q * scratch : NULL, chunks * q / t, chunks * (q + 1) / t,
+                         backward, { MG_OK, -1, 0 } };
 #if MAX_THREADS > 1
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = { 0 };
@@ -438,15 +672,17 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
     mg_arena *a = b->a;
     if (status == MG_OK) {
         LOCK(&a->lock);                 /* the parameters, as they are now */
-        for (int32_t j = 0; j < b->n; j++) {
-            bnode *n = &b->nodes[j];
-            if (n->op == MG_LEAF && !n->laned) {
-                b->sdata[n->slot] = a->data[n->node];
-                b->sint[n->slot] = (a->flags[n->node] & MG_DATA_INT) != 0;
-            }
-            if ((a->flags[n->node] & MG_PYTHON) && status == MG_OK) {   /* a rule set since */
-                *bad_node = n->node;
+        for (int32_t k = 0; k < b->nparams; k++) {      /* shared leaf k: slot k */
+            b->sdata[k] = a->data[b->pnode[k]];
+            b->sint[k] = (a->flags[b->pnode[k]] & MG_DATA_INT) != 0;
+        }
+        /* a Python rule set since the batch was made: on a leaf (python_leaves counts
+         * them), or on a node above the leaves */
+        for (int32_t j = a->python_leaves ? 0 : b->leaves; j < b->n; j++) {
+            if (a->flags[b->nodes[j].node] & MG_PYTHON) {
+                *bad_node = b->nodes[j].node;
                 status = MG_EPYTHON;
+                break;
             }
         }
         UNLOCK(&a->lock);
@@ -455,22 +691,14 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
     b->rows = rows;
     const lane_kernels *k = kernels();
     lane_fail f = { status, -1, -1 };
-    for (int32_t j = 0; j < b->n && status == MG_OK; j++)
-        if (b->nodes[j].op == MG_LEAF || b->nodes[j].laned)
-            b->nodes[j].may_int = (uint8_t)may_int(b, j);
     if (status == MG_OK)
-        f = k->shared_forward(b);           /* sets the shared nodes' may_int */
-    for (int32_t j = 0; j < b->n && f.status == MG_OK; j++) {
-        bnode *n = &b->nodes[j];
-        if (n->laned && n->op != MG_LEAF)
-            n->may_int = (uint8_t)may_int(b, j);
-        for (int q = 0; q < n->tile; q++) {             /* the tile's weights */
-            const int32_t *kq = b->kids + n[q].k0;
-            int32_t np = (n->nk - 1) / 2;
-            for (int32_t p = 0; p < np; p++)
-                b->wpack[n->wat + q * np + p] = b->sdata[b->nodes[kq[1 + 2 * p]].slot];
-        }
-    }
+        f = k->shared_forward(b);
+    for (int32_t s = 0; s < b->nsteps && f.status == MG_OK; s++)
+        if (b->nodes[b->steps[s]].tile == 0)    /* a tile's dots: floats (batch.py) */
+            b->nodes[b->steps[s]].may_int = (uint8_t)may_int(b, b->steps[s]);
+    for (int64_t w = 0; w < b->tiled; w++)      /* the tiles' weights */
+        if (b->wslot[w] >= 0)
+            b->wpack[w] = b->sdata[b->wslot[w]];
     if (f.status == MG_OK && rows > 0)
         f = run_chunks(b, x, 0, threads);
     if (f.status != MG_OK && status == MG_OK) {
@@ -505,31 +733,23 @@ int mg_batch_backward(mg_batch *b, int mean, int threads)
     memset(b->sgrad, 0, (size_t)b->shared * sizeof *b->sgrad);
     if (!b->nodes[b->root].laned)
         b->sgrad[b->nodes[b->root].slot] = (double)b->rows;    /* 1 on every row */
-    for (int32_t j = 0; j < b->n; j++) {        /* the chunks' sums, in order */
-        const bnode *n = &b->nodes[j];
-        if (n->gslot >= 0)
-            for (int64_t c = 0; c < chunks; c++)
-                b->sgrad[n->slot] += b->pgrad[c * b->gslots + n->gslot];
-        for (int q = 0; q < n->tile; q++) {
-            const int32_t *kq = b->kids + n[q].k0;
-            int32_t np = (n->nk - 1) / 2;
-            for (int32_t p = 0; p < np; p++) {
-                double sum = 0;
-                for (int64_t c = 0; c < chunks; c++)
-                    sum += b->wgrad[c * b->tiled + n->wat + q * np + p];
-                b->sgrad[b->nodes[kq[1 + 2 * p]].slot] += sum;
-            }
-        }
+    for (int32_t g = 0; g < b->gslots; g++)     /* the chunks' sums, in order */
+        for (int64_t c = 0; c < chunks; c++)
+            b->sgrad[b->gshared[g]] += b->pgrad[c * b->gslots + g];
+    for (int64_t w = 0; w < b->tiled; w++) {    /* the tiles' weights */
+        if (b->wslot[w] < 0)
+            continue;
+        double sum = 0;
+        for (int64_t c = 0; c < chunks; c++)
+            sum += b->wgrad[c * b->tiled + w];
+        b->sgrad[b->wslot[w]] += sum;
     }
     k->shared_backward(b);
     mg_arena *a = b->a;
     double scale = mean && b->rows > 0 ? (double)b->rows : 1;
     LOCK(&a->lock);
-    for (int32_t j = 0; j < b->n; j++) {
-        const bnode *n = &b->nodes[j];
-        if (n->op == MG_LEAF && !n->laned && mg_alive(a, n->node))
-            add_grad(a, n->node, real(b->sgrad[n->slot] / scale));
-    }
+    for (int32_t k = 0; k < b->nparams; k++)    /* shared leaf k: slot k (held: alive) */
+        add_grad(a, b->pnode[k], real(b->sgrad[k] / scale));
     UNLOCK(&a->lock);
     b->mean = mean;
     b->state = 2;
@@ -545,11 +765,13 @@ int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double 
     *bad = -1;
     LOCK(&b->lock);
     int status = b->state >= (field == MG_DATA ? 1 : 2) ? MG_OK : MG_EINDEX;
-    for (int32_t k = 0; k < n && status == MG_OK; k++)
-        if (local_of(b, idx[k]) < 0) {
+    for (int32_t k = 0; k < n && status == MG_OK; k++) {
+        int32_t j = local_of(b, idx[k]);
+        if (j < 0) {
             *bad = k;
-            status = MG_EINDEX;
+            status = j == -1 ? MG_EINDEX : MG_EOP;
         }
+    }
     double scale = field == MG_GRAD && b->mean && b->rows > 0 ? (double)b->rows : 1;
     for (int32_t k = 0; k < n && status == MG_OK; k++) {
         const bnode *v = &b->nodes[local_of(b, idx[k])];
