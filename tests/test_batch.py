@@ -317,9 +317,15 @@ TILE_BUG = ("csrc/lanes.h tile_rows: the tile's sums ignore the int flags (-2 * 
     pytest.param(lambda x: dot([Value(-2)], [x.relu()], Value(-0.0), fused=True), -1.5,
                  id="ints: -0.0 + -2 * relu's 0", marks=pytest.mark.xfail(strict=True,
                                                                           reason=TILE_BUG)),
+    pytest.param(lambda x: dot([Value(-2)], [x.relu()], Value(-0.0)), -1.5,
+                 id="ints, unfused: -0.0 + -2 * relu's 0", marks=pytest.mark.xfail(
+                     strict=True, reason=TILE_BUG + "; a chain of + over * is one such dot")),
+    pytest.param(lambda x: dot([Value(-2)], [x.relu()], Value(0), fused=True) * Value(-3), -1.5,
+                 id="ints: (0 + -2 * relu's 0) * -3", marks=pytest.mark.xfail(
+                     strict=True, reason=TILE_BUG + ", and its int 0 is the float 0.0 after")),
     pytest.param(lambda x: dot([Value(2.0)], [x], Value(0.5), fused=True), -0.0, id="0.5 start"),
 ])
-def test_a_fused_dot_of_shared_weights_keeps_the_sign_of_a_zero(make, row):
+def test_a_dot_of_shared_weights_keeps_zeros_signs_and_micrograds_ints(make, row):
     """A dot of shared weights over laned inputs (a tile, csrc/lanes.h) on 9 rows: a
     group of 8 and one more, which take different loops."""
     x = Value(1.0)

@@ -7,12 +7,14 @@ Not here: what a Batch computes (test_batch.py, test_batch_models.py).
 """
 import gc
 import math
+import random
 import re
 
 import numpy as np
 import pytest
 
 from micrograd.engine import Batch, Value, stats
+from micrograd.nn import MLP
 from batching import (Graph, assert_grads_match, bits, check, eager, leaf_state, mlp_graph,
                       random_rows, rows)
 from concurrency import run_threads
@@ -180,6 +182,24 @@ def test_a_node_of_no_input_that_fails_raises_its_error():
     w.data = -2.0
     with pytest.raises(ValueError, match="log"):
         Batch(root, [x]).forward([[1.0], [2.0]])
+
+
+def test_a_node_inside_a_sum_run_as_one_dot_has_rows_only_if_held_before():
+    """An unfused neuron's chain of + over products runs as one dot: its inner nodes,
+    found by walking _prev afterwards, have no rows (a ValueError saying so); held as
+    Values before the Batch was made, they keep theirs (test_batch.py compares them)."""
+    random.seed(3)
+    model, xs = MLP(3, [4, 1]), [Value(0.0) for _ in range(3)]
+    out = model(xs)
+    batch = Batch(out, xs)
+    batch.forward(random_rows(3, 3))
+    inner = [v for v in out._prev if v._op]
+    assert inner
+    for v in inner:
+        with pytest.raises(ValueError, match="one dot"):
+            batch.data([v])
+    held = Batch(out, xs)                   # the Values of _prev are held now
+    check(held, Graph(out, xs, model.parameters(), xs + inner + [out]), random_rows(5, 3, 1))
 
 
 # ---------------------------------------------------------------- several Batches, lifetimes
