@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from micrograd.engine import Batch, Value, dot, set_data
+from micrograd.engine import Batch, Value, dot, leaves, set_data
 from micrograd.nn import MLP
 from batching import (ERRORS, Graph, assert_grads_match, bits, check, eager, every_op_graph,
                       fingerprint, leaf_state, mlp_graph, random_rows)
@@ -350,6 +350,18 @@ def test_a_dot_of_shared_weights_keeps_zeros_signs_and_micrograds_ints(make, row
     x = Value(1.0)
     root = make(x)
     check(Batch(root, [x]), Graph(root, [x], [], [x, root]), [[row]] * 9)
+
+
+@pytest.mark.parametrize("n_dots", [1, 4, 5])
+def test_a_layer_whose_dots_take_an_input_twice(n_dots):
+    x, y = Value(1.0), Value(2.0)
+    ws = [leaves([0.5 + k, -1.5 + k, 0.25 * k]) for k in range(n_dots)]
+    outs = [dot(w, [x, y, x], Value(0.1 * k), fused=True) for k, w in enumerate(ws)]
+    root = outs[0].tanh()
+    for o in outs[1:]:
+        root = root + o.tanh()
+    g = Graph(root, [x, y], [v for w in ws for v in w], [x, y] + outs + [root])
+    check(Batch(root, [x, y]), g, random_rows(19, 2, 1))
 
 
 SPECIAL = [math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, -5e-324, 0.0, -0.0, 710.0,
