@@ -214,13 +214,8 @@ def scenario_batch(s, job):
     """Warm-up steps, then timed ones: ms per step and every step's loss."""
     X, T, lr = batch_data(job)
     step, info = STEPS[s.impl]({"threads": 1, **job}, X, T, lr)
-    ms, losses = [], []
-    for k in range(job["warmup"] + job["steps"]):
-        t0 = time.perf_counter()
-        losses.append(float(step(k)))
-        if k >= job["warmup"]:
-            ms.append((time.perf_counter() - t0) * 1e3)
-    return {"ms_per_step": ms}, {"losses": losses, **info}
+    metrics, losses = scenarios.timed_steps(step, job)
+    return metrics, {**losses, **info}
 
 
 def scenario_batch_memory(s, job):
