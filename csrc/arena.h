@@ -144,11 +144,13 @@ static HOT_INLINE void zero_grad(mg_arena *a, int32_t i)
 }
 
 /* arena.c: growth and slots (all or nothing: MG_ENOMEM changes nothing), edges,
- * lifetime; plan.c: a freed root's kept order */
+ * lifetime; plan.c: a freed root's kept order, and a root's (for batch.c) */
 INTERNAL int grow(mg_arena *a, int32_t cap);
 INTERNAL int reserve_edges(mg_arena *a, int64_t n);
 INTERNAL void drop(mg_arena *a, int32_t i);
 INTERNAL void plan_free(mg_arena *a, int32_t root);
+INTERNAL mg_plan *plan_of(mg_arena *a, int32_t root);  /* root's kept order, made if it has
+                                                          none; NULL when out of memory */
 
 /* A free slot if there is one, else a new one, doubling the arena when full. */
 static inline int take_slot(mg_arena *a, int32_t *out)

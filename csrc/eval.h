@@ -35,18 +35,21 @@ static HOT_INLINE void add_grad(mg_arena *a, int32_t c, mg_number t)
 /* ---------------------------------------------------------------- n-ary rules */
 
 /* b + w0*x0 + w1*x1 + ...: micrograd's chain of `*` and `+` nodes, in its order,
- * each with the int flag and the OverflowError that node would have */
+ * each with the int flag and the OverflowError that node would have; one step:
+ * s + w * x */
+static HOT_INLINE mg_result dot_step(mg_result s, mg_number w, mg_number x)
+{
+    mg_result p = python_result(mul_forward(w, x));
+    if (p.status != MG_OK)
+        return p;
+    return python_result(add_forward(number(s.value, s.is_int), number(p.value, p.is_int)));
+}
+
 static inline mg_result dot_forward_n(const mg_arena *a, const int32_t *k, int32_t n)
 {
     mg_result s = result(a->data[k[0]], (a->flags[k[0]] & MG_DATA_INT) != 0);
-    for (int32_t j = 1; j + 1 < n; j += 2) {
-        mg_result p = python_result(mul_forward(data_of(a, k[j]), data_of(a, k[j + 1])));
-        if (p.status != MG_OK)
-            return p;
-        s = python_result(add_forward(number(s.value, s.is_int), number(p.value, p.is_int)));
-        if (s.status != MG_OK)
-            return s;
-    }
+    for (int32_t j = 1; j + 1 < n && s.status == MG_OK; j += 2)
+        s = dot_step(s, data_of(a, k[j]), data_of(a, k[j + 1]));
     return s;
 }
 

@@ -12,7 +12,7 @@
  */
 #ifndef MG_H
 #define MG_H
-#define MG_ABI_VERSION 5
+#define MG_ABI_VERSION 6
 
 typedef enum {
     MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
@@ -227,5 +227,38 @@ int mg_optim_zero_grad(mg_optim *o);         /* grads to the int 0, as mg_zero_g
  * MG_ERANGE for v given with SGD, or mg_optim_load given step < 0. */
 int mg_optim_state(mg_optim *o, double *m, double *v, int64_t *step);
 int mg_optim_load(mg_optim *o, const double *m, const double *v, int64_t step);
+
+/* batch -------------------------------------------------------------------
+ * One example's graph run over many rows (micrograd/batch.py). mg_batch_new copies
+ * root's graph: the n inputs (leaves of it, in column order) get one number per row;
+ * every other leaf is shared by all rows and read from the arena at each forward.
+ * The batch holds no node references: the caller keeps root alive. MG_EINDEX with
+ * *bad = k: input k is dead, not a leaf of root's graph, or given twice; MG_EPYTHON
+ * with *bad = the node: Python code belongs to it (no C rule to run over rows).
+ * Ownership: mg_batch_free frees it (Python: ffi.gc), never touching the arena.
+ * Threads: each call takes the batch's lock; the arena's only to read the
+ * parameters and to add their grads. */
+typedef struct mg_batch mg_batch;   /* opaque: it holds a lock */
+int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg_batch **out,
+                 int32_t *bad);
+void mg_batch_free(mg_batch *b);
+/* x: rows x n numbers, row-major. Every node's data on row r is the data that
+ * root's forward would give with the inputs' data set to row r; root's to out
+ * (NULL: not copied). Up to threads threads: the same bits for any number. On an
+ * op's failure, the status mg_forward would return, *bad_node the node and *bad_row
+ * its first failing row (-1: a node that depends on no input); nothing the arena
+ * holds changes, ever. */
+int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, double *out,
+                     int32_t *bad_node, int64_t *bad_row);
+/* root's backward on every row of the last forward, summed over the rows (mean: and
+ * divided by their count) into the grads of the shared leaves (+=, as mg_backward's
+ * leaves); MG_EINDEX if no forward succeeded since the batch was made or grown */
+int mg_batch_backward(mg_batch *b, int mean, int threads);
+/* nodes idx[0..n) of the graph, their data (MG_DATA, of the last forward) or grads
+ * (MG_GRAD, of the last backward: of the mean when it was one) on every row:
+ * out[r * n + k]; MG_EINDEX (*bad = k) for a node not in the batch */
+int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double *out,
+                  int32_t *bad);
+const char *mg_kernels(void);    /* the lane kernels in use: baseline, avx2 or avx512 */
 
 #endif

@@ -316,6 +316,11 @@ static mg_plan *plan_get(mg_arena *a, int32_t root)
     return p;
 }
 
+mg_plan *plan_of(mg_arena *a, int32_t root)
+{
+    return plan_get(a, root);
+}
+
 /* root's node is being freed: so is its kept order */
 void plan_free(mg_arena *a, int32_t root)
 {

@@ -71,9 +71,35 @@ static const char *mg_build_info(void)
 """ % json.dumps(" ".join(compile_args()))
 ffibuilder.cdef("const char *mg_build_info(void);")
 
+# A Batch's runs take milliseconds on threads of their own: these wrappers of mg.h's
+# let Python's other threads run meanwhile (the arena has its own lock).
+NO_GIL = """
+static int mg_batch_forward_nogil(mg_batch *b, const double *x, int64_t rows, int threads,
+                                  double *out, int32_t *bad_node, int64_t *bad_row)
+{
+    PyThreadState *saved = PyEval_SaveThread();
+    int status = mg_batch_forward(b, x, rows, threads, out, bad_node, bad_row);
+    PyEval_RestoreThread(saved);
+    return status;
+}
+static int mg_batch_backward_nogil(mg_batch *b, int mean, int threads)
+{
+    PyThreadState *saved = PyEval_SaveThread();
+    int status = mg_batch_backward(b, mean, threads);
+    PyEval_RestoreThread(saved);
+    return status;
+}
+"""
+ffibuilder.cdef("""
+int mg_batch_forward_nogil(mg_batch *b, const double *x, int64_t rows, int threads,
+                           double *out, int32_t *bad_node, int64_t *bad_row);
+int mg_batch_backward_nogil(mg_batch *b, int mean, int threads);
+""")
+
 ffibuilder.set_source(
     "micrograd._mg",
-    '#include "mg.h"\n' + ("" if os.environ.get("MG_RELEASE_GIL") else KEEP_GIL) + BUILD_INFO,
+    '#include "mg.h"\n' + ("" if os.environ.get("MG_RELEASE_GIL") else KEEP_GIL) + BUILD_INFO
+    + NO_GIL,
     sources=sorted(os.path.join("csrc", f) for f in os.listdir(CSRC) if f.endswith(".c")),
     include_dirs=[CSRC],
     extra_compile_args=compile_args(),

@@ -7,7 +7,7 @@ import operator
 
 from micrograd._mg import ffi, lib
 
-_ABI_VERSION = 5
+_ABI_VERSION = 6
 if lib.mg_abi_version() != _ABI_VERSION:
     raise ImportError(f"micrograd._mg is stale (ABI {lib.mg_abi_version()}, expected "
                       f"{_ABI_VERSION}): reinstall the package to rebuild it")

@@ -11,11 +11,11 @@ numbers that are Python ints where micrograd's would be; the exceptions Python
 would raise (a complex result is ValueError); leaf grads that accumulate over two
 backward() calls; forward() replays a graph in C and, if an op fails, names it.
 The machinery: micrograd._core (C and errors), _handles (a Value per node),
-_pyops (ops defined in Python), _bulk (set_data, get_data, get_grad).
+_pyops (ops defined in Python), _bulk (set_data, get_data, get_grad); batch (Batch).
 """
 from __future__ import annotations
 
-__all__ = ["Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad"]
+__all__ = ["Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad", "Batch"]
 
 from itertools import islice
 
@@ -313,3 +313,5 @@ def logsumexp(values: Iterable[Value | Number]) -> Value:
 
 _handles.Value = Value      # the class of the Values that ops make
 _handles._name_methods(Value)
+
+from micrograd.batch import Batch  # noqa: E402  (it needs Value's module complete)

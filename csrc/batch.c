@@ -1,0 +1,564 @@
+/* batch.c: a Batch: one example's graph run over many rows (mg.h, "batch").
+ *
+ * mg_batch_new copies root's graph in its kept order (plan.c) and splits it into
+ * laned nodes (those that depend on an input) and shared ones; finds the tiles (dots
+ * over the same inputs with shared weights: a layer's neurons). A forward reads the
+ * shared leaves from the arena (the parameters, never written), computes the shared
+ * nodes once, then every chunk of CHUNK rows on a thread of its own; a backward
+ * runs the chunks, adds each shared node's grad over the chunks in order, runs the
+ * shared nodes' backward and adds the shared leaves' grads to the arena.
+ * Not here: what a node computes over lanes (lanes.h, one copy per CPU target).
+ * Locks: the Batch's own for its buffers; the arena's only to read the graph and
+ * the parameters, and to add the grads: other threads may build meanwhile.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "batch.h"
+#include "eval.h"
+
+/* ---------------------------------------------------------------- kernels */
+
+static const lane_kernels *chosen;
+
+/* the kernels of the best target this CPU has, or MG_KERNELS's (baseline, avx2,
+ * avx512) if the CPU has it. Chosen once (under the arena's lock or the GIL). */
+static const lane_kernels *kernels(void)
+{
+    if (chosen)
+        return chosen;
+    const char *want = getenv("MG_KERNELS");
+    const lane_kernels *k = &lanes_baseline;
+#if defined(MG_X86_CLONES)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2"), avx512 = __builtin_cpu_supports("avx512f");
+    if (want && strcmp(want, "baseline") == 0)
+        k = &lanes_baseline;
+    else if (avx512 && !(want && strcmp(want, "avx2") == 0))
+        k = &lanes_avx512;
+    else if (avx2)
+        k = &lanes_avx2;
+#else
+    (void)want;
+#endif
+    chosen = k;
+    return k;
+}
+
+const char *mg_kernels(void)
+{
+    return kernels()->name;
+}
+
+/* ---------------------------------------------------------------- the graph */
+
+static int by_node(const void *x, const void *y)
+{
+    const int32_t *p = x, *q = y;
+    return (p[0] > q[0]) - (p[0] < q[0]);
+}
+
+/* j's local index for arena node i, or -1 */
+static int32_t local_of(const mg_batch *b, int32_t i)
+{
+    int32_t key[2] = { i, 0 };
+    const int32_t *hit = bsearch(key, b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
+    return hit ? hit[1] : -1;
+}
+
+/* a dot of the tile kind: laned, with pairs of one shared and one laned operand,
+ * put in that order (w * x is x * w, bit for bit, and so are their grads' terms) */
+static int tileable(mg_batch *b, int32_t j)
+{
+    bnode *n = &b->nodes[j];
+    if (n->op != MG_DOT || !n->laned || n->nk < 3 || n->nk % 2 == 0)
+        return 0;
+    int32_t *k = b->kids + n->k0;
+    for (int32_t e = 1; e + 1 < n->nk; e += 2) {
+        int lw = b->nodes[k[e]].laned, lx = b->nodes[k[e + 1]].laned;
+        if (lw == lx)
+            return 0;
+    }
+    for (int32_t e = 1; e + 1 < n->nk; e += 2) {
+        if (b->nodes[k[e]].laned) {
+            int32_t t = k[e];
+            k[e] = k[e + 1];
+            k[e + 1] = t;
+        }
+    }
+    return 1;
+}
+
+/* dots j and i have the same inputs (both tileable) */
+static int same_inputs(const mg_batch *b, int32_t j, int32_t i)
+{
+    const bnode *m = &b->nodes[j], *n = &b->nodes[i];
+    if (m->nk != n->nk)
+        return 0;
+    for (int32_t e = 2; e < n->nk; e += 2)
+        if (b->kids[m->k0 + e] != b->kids[n->k0 + e])
+            return 0;
+    return 1;
+}
+
+/* tiles of up to TILE consecutive dots, their places in wpack, wgrad and xslot, and
+ * the gslots of the shared operands that get grads from laned nodes outside tiles */
+static int find_tiles(mg_batch *b)
+{
+    int64_t xs = 0;
+    b->tiled = 0;
+    for (int32_t j = b->n - 1; j >= 0; j--)
+        b->nodes[j].tile = 0;
+    for (int32_t j = 0; j < b->n; ) {
+        if (!tileable(b, j)) {
+            j++;
+            continue;
+        }
+        int nt = 1;
+        while (nt < TILE && j + nt < b->n && tileable(b, j + nt) && same_inputs(b, j, j + nt))
+            nt++;
+        bnode *n = &b->nodes[j];
+        n->tile = (int8_t)nt;
+        for (int q = 1; q < nt; q++)
+            n[q].tile = -1;
+        n->wat = b->tiled;
+        n->xat = xs;
+        b->tiled += (int64_t)TILE * ((n->nk - 1) / 2);
+        xs += (n->nk - 1) / 2;
+        j += nt;
+    }
+    b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
+    if (!b->xslot)
+        return MG_ENOMEM;
+    b->gslots = 0;
+    for (int32_t j = 0; j < b->n; j++) {
+        const bnode *n = &b->nodes[j];
+        const int32_t *k = b->kids + n->k0;
+        if (n->tile > 0)
+            for (int32_t e = 2; e < n->nk; e += 2)
+                b->xslot[n->xat + e / 2 - 1] = b->nodes[k[e]].slot;
+        if (!n->laned)
+            continue;
+        int32_t nk = n->tile != 0 ? 1 : n->nk;     /* a tile's start; its weights: wgrad */
+        for (int32_t e = 0; e < nk; e++)
+            if (!b->nodes[k[e]].laned && b->nodes[k[e]].gslot < 0)
+                b->nodes[k[e]].gslot = b->gslots++;
+    }
+    return MG_OK;
+}
+
+/* node i of the arena as local node j, its operands at kids[*at ...]: laned if one
+ * of them is; MG_EPYTHON (*bad: i) if Python code belongs to it */
+static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64_t *at,
+                     int32_t *bad)
+{
+    bnode *n = &b->nodes[j];
+    const int32_t *kids;
+    n->op = a->op[i];
+    n->node = i;
+    n->gslot = -1;
+    n->arg = a->arg[i];
+    n->arg_int = (a->flags[i] & MG_ARG_INT) != 0;
+    n->k0 = (int32_t)*at;
+    n->nk = children(a, i, &kids);
+    for (int32_t c = 0; c < n->nk; c++) {
+        int32_t l = a->stack[kids[c]];
+        b->kids[(*at)++] = l;
+        n->laned |= b->nodes[l].laned;
+    }
+    b->by_node[2 * j] = i;
+    b->by_node[2 * j + 1] = j;
+    if (a->flags[i] & MG_PYTHON) {
+        *bad = i;
+        return MG_EPYTHON;
+    }
+    return MG_OK;
+}
+
+/* The graph of root (kept order, leaves first), under the arena's lock: local
+ * indices in a->stack, SEEN on its nodes meanwhile. */
+static int copy_graph(mg_batch *b, mg_arena *a, int32_t root, const int32_t *inputs,
+                      int32_t n_inputs, int32_t *bad)
+{
+    mg_plan *p = plan_of(a, root);
+    if (!p)
+        return MG_ENOMEM;
+    int32_t nl = 0, *leaves = a->order, *local = a->stack;
+    int64_t nkids = 0;
+    if (p->n == 0) {                    /* root is a leaf */
+        leaves[nl++] = root;
+        a->flags[root] |= SEEN;
+    }
+    for (int32_t k = 0; k < p->n; k++) {
+        const int32_t *kids;
+        int32_t nk = children(a, p->order[k], &kids);
+        nkids += nk;
+        for (int32_t c = 0; c < nk; c++) {
+            if (a->op[kids[c]] == MG_LEAF && !(a->flags[kids[c]] & SEEN)) {
+                a->flags[kids[c]] |= SEEN;
+                leaves[nl++] = kids[c];
+            }
+        }
+    }
+    for (int32_t k = 0; k < nl; k++)
+        local[leaves[k]] = k;
+    for (int32_t k = 0; k < p->n; k++) {
+        local[p->order[k]] = nl + k;
+        a->flags[p->order[k]] |= SEEN;
+    }
+    b->n = nl + p->n;           /* (both below the arena's capacity: no overflow) */
+    b->nodes = calloc((size_t)(uint32_t)b->n, sizeof *b->nodes);
+    b->kids = malloc((size_t)(nkids ? nkids : 1) * sizeof *b->kids);
+    b->by_node = malloc((size_t)(uint32_t)b->n * 2 * sizeof *b->by_node);
+    int status = b->nodes && b->kids && b->by_node ? MG_OK : MG_ENOMEM;
+    int64_t at = 0;
+    for (int32_t j = 0; j < nl && status == MG_OK; j++)
+        status = copy_node(b, a, j, leaves[j], &at, bad);
+    for (int32_t k = 0; k < n_inputs && status == MG_OK; k++) {     /* the inputs: laned */
+        int32_t x = inputs[k];
+        if (!mg_alive(a, x) || !(a->flags[x] & SEEN) || a->op[x] != MG_LEAF
+                || b->nodes[local[x]].laned) {
+            *bad = k;
+            status = MG_EINDEX;
+        } else {
+            b->input[k] = local[x];
+            b->nodes[local[x]].laned = 1;
+        }
+    }
+    for (int32_t j = nl; j < b->n && status == MG_OK; j++)
+        status = copy_node(b, a, j, p->order[j - nl], &at, bad);
+    for (int32_t k = 0; k < nl; k++)
+        a->flags[leaves[k]] &= (uint8_t)~SEEN;
+    for (int32_t k = 0; k < p->n; k++)
+        a->flags[p->order[k]] &= (uint8_t)~SEEN;
+    if (status == MG_OK)
+        b->root = local[root];
+    return status;
+}
+
+void mg_batch_free(mg_batch *b)
+{
+    if (!b)
+        return;
+    LOCK_DESTROY(&b->lock);
+    free(b->nodes);
+    free(b->kids);
+    free(b->input);
+    free(b->xslot);
+    free(b->by_node);
+    free(b->ldata);
+    free(b->lgrad);
+    free(b->lint);
+    free(b->sdata);
+    free(b->sgrad);
+    free(b->sint);
+    free(b->wpack);
+    free(b->pgrad);
+    free(b->wgrad);
+    free(b);
+}
+
+int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg_batch **out,
+                 int32_t *bad)
+{
+    if (!a || !out || !bad || n < 0 || (n > 0 && !inputs))
+        return MG_EINDEX;
+    *bad = -1;
+    mg_batch *b = calloc(1, sizeof *b);
+    if (!b || !(b->input = malloc((size_t)(n ? n : 1) * sizeof *b->input))) {
+        free(b);
+        return MG_ENOMEM;
+    }
+    b->a = a;
+    b->inputs = n;
+    LOCK(&a->lock);
+    kernels();
+    int status = mg_alive(a, root) ? copy_graph(b, a, root, inputs, n, bad) : MG_EINDEX;
+    UNLOCK(&a->lock);
+    for (int32_t j = 0; j < b->n && status == MG_OK; j++)
+        b->nodes[j].slot = b->nodes[j].laned ? b->laned++ : b->shared++;
+    if (status == MG_OK)
+        status = find_tiles(b);
+    if (status == MG_OK) {
+        qsort(b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
+        b->sdata = malloc((size_t)(b->shared + 1) * sizeof(double));
+        b->sgrad = malloc((size_t)(b->shared + 1) * sizeof(double));
+        b->sint = malloc((size_t)(b->shared + 1));
+        b->wpack = calloc((size_t)(b->tiled + 1), sizeof(double));
+        if (!b->sdata || !b->sgrad || !b->sint || !b->wpack)
+            status = MG_ENOMEM;
+    }
+    if (status != MG_OK) {
+        mg_batch_free(b);
+        return status;
+    }
+    LOCK_INIT(&b->lock);
+    *out = b;
+    return MG_OK;
+}
+
+/* ---------------------------------------------------------------- the run */
+
+/* lanes for rows rows: all or nothing */
+static int reserve_rows(mg_batch *b, int64_t rows)
+{
+    int64_t cap = (rows + CHUNK - 1) / CHUNK * CHUNK, chunks = cap / CHUNK;
+    if (cap <= b->cap)
+        return MG_OK;
+    size_t lanes = (size_t)b->laned * (size_t)cap;
+    double *ld = malloc((lanes + 1) * sizeof *ld), *lg = malloc((lanes + 1) * sizeof *lg);
+    uint8_t *li = malloc(lanes + 1);
+    double *pg = malloc(((size_t)chunks * (size_t)b->gslots + 1) * sizeof *pg);
+    double *wg = malloc(((size_t)chunks * (size_t)b->tiled + 1) * sizeof *wg);
+    if (!ld || !lg || !li || !pg || !wg) {
+        free(ld), free(lg), free(li), free(pg), free(wg);
+        return MG_ENOMEM;
+    }
+    free(b->ldata), free(b->lgrad), free(b->lint), free(b->pgrad), free(b->wgrad);
+    b->ldata = ld, b->lgrad = lg, b->lint = li, b->pgrad = pg, b->wgrad = wg;
+    b->cap = cap;
+    b->state = 0;               /* the lanes of the last run are gone */
+    return MG_OK;
+}
+
+/* whether node j's lanes may hold a Python int this forward: its rule's is_int
+ * could be true given its operands' (a shared node's is known: sint) */
+static int may_int(const mg_batch *b, int32_t j)
+{
+    const bnode *n = &b->nodes[j];
+    const int32_t *k = b->kids + n->k0;
+    int all = 1;
+    for (int32_t e = 0; e < n->nk; e++)
+        all &= b->nodes[k[e]].may_int;
+    switch ((mg_op)n->op) {
+    case MG_LEAF:
+        return n->laned ? 0 : b->sint[n->slot];     /* inputs are floats */
+    case MG_RELU:
+        return 1;                                   /* the int 0 */
+    case MG_POW:
+        return all && n->arg_int && n->arg >= 0;
+    case MG_TANH: case MG_EXP: case MG_LOG: case MG_SIGMOID: case MG_LSE:
+        return 0;
+    default:
+        return all;             /* +, *, ** Value, dot: when their operands are ints */
+    }
+}
+
+typedef struct {
+    mg_batch *b;
+    const double *x;
+    int64_t c0, c1;
+    int backward;
+    lane_fail fail;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *w = arg;
+    mg_batch *b = w->b;
+    const lane_kernels *k = kernels();
+    w->fail = (lane_fail){ MG_OK, -1, 0 };
+    for (int64_t c = w->c0; c < w->c1; c++) {
+        int64_t b0 = c * CHUNK, b1 = b0 + CHUNK < b->rows ? b0 + CHUNK : b->rows;
+        if (!w->backward) {
+            for (int32_t col = 0; col < b->inputs; col++) {     /* the inputs' lanes */
+                double *lane = b->ldata + (int64_t)b->nodes[b->input[col]].slot * b->cap;
+                for (int64_t r = b0; r < b1; r++)
+                    lane[r] = w->x[r * b->inputs + col];
+            }
+            w->fail = k->forward(b, b0, b1);
+            if (w->fail.status != MG_OK)
+                break;
+            continue;
+        }
+        for (int32_t j = 0; j < b->n; j++)
+            if (b->nodes[j].laned)
+                memset(b->lgrad + (int64_t)b->nodes[j].slot * b->cap + b0, 0,
+                       (size_t)(b1 - b0) * sizeof(double));
+        memset(b->pgrad + c * b->gslots, 0, (size_t)b->gslots * sizeof(double));
+        if (b->nodes[b->root].laned)
+            for (int64_t r = b0; r < b1; r++)
+                b->lgrad[(int64_t)b->nodes[b->root].slot * b->cap + r] = 1;   /* self.grad = 1 */
+        k->backward(b, c, b0, b1);
+    }
+    return NULL;
+}
+
+#if defined(_WIN32) || defined(MG_NO_THREADS)
+#define MAX_THREADS 1
+#else
+#define MAX_THREADS 64
+#endif
+
+/* every chunk, on up to threads threads (contiguous runs of chunks, the first on
+ * the caller's); returns the failure of the first chunk that failed */
+static lane_fail run_chunks(mg_batch *b, const double *x, int backward, int threads)
+{
+    int64_t chunks = (b->rows + CHUNK - 1) / CHUNK, work = 0;
+    for (int32_t j = 0; j < b->n; j++)
+        work += b->nodes[j].laned ? b->nodes[j].nk : 0;
+    int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    if (t > chunks)
+        t = (int)chunks;
+    if (work * b->rows < (1 << 17))     /* less than a thread's start costs */
+        t = 1;
+    job jobs[MAX_THREADS];
+    for (int q = 0; q < t; q++)
+        jobs[q] = (job){ b, x, chunks * q / t, chunks * (q + 1) / t, backward, { MG_OK, -1, 0 } };
+#if MAX_THREADS > 1
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = { 0 };
+    for (int q = 1; q < t; q++)
+        started[q] = pthread_create(&ids[q], NULL, run_job, &jobs[q]) == 0;
+    for (int q = 1; q < t; q++)
+        if (!started[q])
+            run_job(&jobs[q]);          /* no thread to be had: run it here */
+    run_job(&jobs[0]);
+    for (int q = 1; q < t; q++)
+        if (started[q])
+            pthread_join(ids[q], NULL);
+#else
+    run_job(&jobs[0]);
+#endif
+    for (int q = 0; q < t; q++)
+        if (jobs[q].fail.status != MG_OK)
+            return jobs[q].fail;
+    return (lane_fail){ MG_OK, -1, 0 };
+}
+
+int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, double *out,
+                     int32_t *bad_node, int64_t *bad_row)
+{
+    if (!b || rows < 0 || (rows > 0 && !x) || !bad_node || !bad_row)
+        return MG_EINDEX;
+    *bad_node = -1;
+    *bad_row = -1;
+    LOCK(&b->lock);
+    int status = reserve_rows(b, rows);
+    mg_arena *a = b->a;
+    if (status == MG_OK) {
+        LOCK(&a->lock);                 /* the parameters, as they are now */
+        for (int32_t j = 0; j < b->n; j++) {
+            bnode *n = &b->nodes[j];
+            if (n->op == MG_LEAF && !n->laned) {
+                b->sdata[n->slot] = a->data[n->node];
+                b->sint[n->slot] = (a->flags[n->node] & MG_DATA_INT) != 0;
+            }
+            if ((a->flags[n->node] & MG_PYTHON) && status == MG_OK) {   /* a rule set since */
+                *bad_node = n->node;
+                status = MG_EPYTHON;
+            }
+        }
+        UNLOCK(&a->lock);
+    }
+    b->state = 0;
+    b->rows = rows;
+    const lane_kernels *k = kernels();
+    lane_fail f = { status, -1, -1 };
+    for (int32_t j = 0; j < b->n && status == MG_OK; j++)
+        if (b->nodes[j].op == MG_LEAF || b->nodes[j].laned)
+            b->nodes[j].may_int = (uint8_t)may_int(b, j);
+    if (status == MG_OK)
+        f = k->shared_forward(b);           /* sets the shared nodes' may_int */
+    for (int32_t j = 0; j < b->n && f.status == MG_OK; j++) {
+        bnode *n = &b->nodes[j];
+        if (n->laned && n->op != MG_LEAF)
+            n->may_int = (uint8_t)may_int(b, j);
+        for (int q = 0; q < n->tile; q++) {             /* the tile's weights */
+            const int32_t *kq = b->kids + n[q].k0;
+            int32_t np = (n->nk - 1) / 2;
+            for (int32_t p = 0; p < np; p++)
+                b->wpack[n->wat + q * np + p] = b->sdata[b->nodes[kq[1 + 2 * p]].slot];
+        }
+    }
+    if (f.status == MG_OK && rows > 0)
+        f = run_chunks(b, x, 0, threads);
+    if (f.status != MG_OK && status == MG_OK) {
+        *bad_node = b->nodes[f.at].node;
+        *bad_row = b->nodes[f.at].laned ? f.row : -1;
+    }
+    status = f.status;
+    if (status == MG_OK) {
+        b->state = 1;
+        const bnode *root = &b->nodes[b->root];
+        for (int64_t r = 0; out && r < rows; r++)
+            out[r] = root->laned ? b->ldata[(int64_t)root->slot * b->cap + r]
+                                 : b->sdata[root->slot];
+    }
+    UNLOCK(&b->lock);
+    return status;
+}
+
+int mg_batch_backward(mg_batch *b, int mean, int threads)
+{
+    if (!b)
+        return MG_EINDEX;
+    LOCK(&b->lock);
+    if (b->state == 0) {
+        UNLOCK(&b->lock);
+        return MG_EINDEX;               /* no forward to go back through */
+    }
+    const lane_kernels *k = kernels();
+    if (b->rows > 0)
+        run_chunks(b, NULL, 1, threads);
+    int64_t chunks = (b->rows + CHUNK - 1) / CHUNK;
+    memset(b->sgrad, 0, (size_t)b->shared * sizeof *b->sgrad);
+    if (!b->nodes[b->root].laned)
+        b->sgrad[b->nodes[b->root].slot] = (double)b->rows;    /* 1 on every row */
+    for (int32_t j = 0; j < b->n; j++) {        /* the chunks' sums, in order */
+        const bnode *n = &b->nodes[j];
+        if (n->gslot >= 0)
+            for (int64_t c = 0; c < chunks; c++)
+                b->sgrad[n->slot] += b->pgrad[c * b->gslots + n->gslot];
+        for (int q = 0; q < n->tile; q++) {
+            const int32_t *kq = b->kids + n[q].k0;
+            int32_t np = (n->nk - 1) / 2;
+            for (int32_t p = 0; p < np; p++) {
+                double sum = 0;
+                for (int64_t c = 0; c < chunks; c++)
+                    sum += b->wgrad[c * b->tiled + n->wat + q * np + p];
+                b->sgrad[b->nodes[kq[1 + 2 * p]].slot] += sum;
+            }
+        }
+    }
+    k->shared_backward(b);
+    mg_arena *a = b->a;
+    double scale = mean && b->rows > 0 ? (double)b->rows : 1;
+    LOCK(&a->lock);
+    for (int32_t j = 0; j < b->n; j++) {
+        const bnode *n = &b->nodes[j];
+        if (n->op == MG_LEAF && !n->laned && mg_alive(a, n->node))
+            add_grad(a, n->node, real(b->sgrad[n->slot] / scale));
+    }
+    UNLOCK(&a->lock);
+    b->mean = mean;
+    b->state = 2;
+    UNLOCK(&b->lock);
+    return MG_OK;
+}
+
+int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double *out,
+                  int32_t *bad)
+{
+    if (!b || n < 0 || (n > 0 && (!idx || !out)) || !bad || (field != MG_DATA && field != MG_GRAD))
+        return MG_EINDEX;
+    *bad = -1;
+    LOCK(&b->lock);
+    int status = b->state >= (field == MG_DATA ? 1 : 2) ? MG_OK : MG_EINDEX;
+    for (int32_t k = 0; k < n && status == MG_OK; k++)
+        if (local_of(b, idx[k]) < 0) {
+            *bad = k;
+            status = MG_EINDEX;
+        }
+    double scale = field == MG_GRAD && b->mean && b->rows > 0 ? (double)b->rows : 1;
+    for (int32_t k = 0; k < n && status == MG_OK; k++) {
+        const bnode *v = &b->nodes[local_of(b, idx[k])];
+        const double *lanes = field == MG_DATA ? b->ldata : b->lgrad;
+        double shared = (field == MG_DATA ? b->sdata : b->sgrad)[v->slot];
+        for (int64_t r = 0; r < b->rows; r++)
+            out[r * n + k] = v->laned ? lanes[(int64_t)v->slot * b->cap + r] / scale
+                                      : shared / scale;
+    }
+    UNLOCK(&b->lock);
+    return status;
+}
