@@ -7,7 +7,8 @@ graph of B copies, as digits' old BatchGraph): the moons demo's step (hinge + L2
 the demo's learning rates), then mean squared errors to one-hot targets. Every row
 starts from micrograd's draws on the same data: the report checks their losses agree.
 A row Batch lacks (an engine without it) is left out. batch_memory: the RSS of a Batch
-of 1024 rows and the time to build one example's graph. Quick mode: fewer steps and rounds.
+of 1024 rows and the time to build one example's graph. Quick mode: three of the cases,
+fewer steps and rounds.
 """
 import pytest
 
@@ -27,6 +28,7 @@ CASES = {
     "mlp784-512": (784, [128, 10], 512, "mse", 1e-3, ""),
     "mlp784x256-64": (784, [256, 256, 10], 64, "mse", 1e-6, ""),
 }
+QUICK_CASES = ["moons", "mlp64-32", "mlp784-128"]     # quick mode: under a minute
 STEPS = size(20, 5)
 
 
@@ -44,7 +46,7 @@ def impls(extra):
     return rows
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", size(list(CASES), QUICK_CASES))
 def test_batch(benchmark, case):
     nin, nouts, rows, loss, lr, extra = CASES[case]
     params = {"nin": nin, "nouts": nouts, "batch": rows, "loss": loss, "lr": lr}

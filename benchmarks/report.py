@@ -300,6 +300,7 @@ DESCRIPTIONS = {
            "interleaved: what micrograd/_build.py's thread-safety choice costs "
            "({ops:,}-op build graph).",
 }
+DESCRIPTIONS.update(report_batch.DESCRIPTIONS)
 AB = ("A/B against a previous revision of this engine (benchmarks/bench_previous.py, "
       "MG_BENCH_BASELINE={baseline_rev}): two builds compiled identically in scratch copies, "
       "this tree ({tree}) and git revision {baseline} (`git archive`), run interleaved "

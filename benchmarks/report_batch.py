@@ -38,8 +38,9 @@ def describe(info, facts):
     """DESCRIPTIONS' text with the run's facts (the loss named in words, and the peak that
     ours' process read from its machine)."""
     facts = {**facts, **info["rows"].get(OURS, {}).get("info", {})}
-    loss = LOSS_NAMES.get(facts.get("loss"), "{loss}").format(**facts)
-    text = DESCRIPTIONS[info["scenario"]].format(**{**facts, "loss": loss})
+    if "loss" in facts:
+        facts["loss"] = LOSS_NAMES.get(facts["loss"], "{loss}").format(**facts)
+    text = DESCRIPTIONS[info["scenario"]].format(**facts)
     return text + (PEAK.format(**facts) if "peak_gflops" in facts else "")
 
 
