@@ -11,6 +11,7 @@
  * Locks: the Batch's own for its buffers; the arena's only to read the graph and
  * the parameters, and to add the grads: other threads may build meanwhile.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,25 @@ static const lane_kernels *kernels(void)
 const char *mg_kernels(void)
 {
     return kernels()->name;
+}
+
+/* n doubles on a cache line's boundary: a row block of ROWS lanes is one line */
+static double *lanes_alloc(size_t n)
+{
+#if defined(_WIN32)
+    return _aligned_malloc((n + ROWS) * sizeof(double), 64);
+#else
+    return aligned_alloc(64, (n + ROWS) * sizeof(double) / 64 * 64 + 64);
+#endif
+}
+
+static void lanes_free(double *p)
+{
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
 }
 
 /* ---------------------------------------------------------------- the graph */
@@ -106,6 +126,7 @@ static int same_inputs(const mg_batch *b, int32_t j, int32_t i)
 static int find_tiles(mg_batch *b)
 {
     int64_t xs = 0;
+    int32_t last = -1;
     b->tiled = 0;
     for (int32_t j = b->n - 1; j >= 0; j--)
         b->nodes[j].tile = 0;
@@ -122,21 +143,45 @@ static int find_tiles(mg_batch *b)
         for (int q = 1; q < nt; q++)
             n[q].tile = -1;
         n->wat = b->tiled;
-        n->xat = xs;
         b->tiled += (int64_t)TILE * ((n->nk - 1) / 2);
-        xs += (n->nk - 1) / 2;
+        if (last >= 0 && same_inputs(b, last, j)) {
+            n->xat = b->nodes[last].xat;    /* a layer's tiles: one list, packed once */
+        } else {
+            n->xat = xs;
+            xs += (n->nk - 1) / 2;
+        }
+        last = j;
         j += nt;
     }
     b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
-    if (!b->xslot)
+    b->wslot = malloc((size_t)(b->tiled ? b->tiled : 1) * sizeof *b->wslot);
+    size_t dots = (size_t)b->tiled / TILE + 1;
+    b->kdot = malloc(dots * sizeof *b->kdot);
+    b->kslot = malloc(dots * sizeof *b->kslot);
+    b->kw = malloc(dots * sizeof *b->kw);
+    if (!b->xslot || !b->wslot || !b->kdot || !b->kslot || !b->kw)
         return MG_ENOMEM;
+    int32_t kat = 0;
     b->gslots = 0;
     for (int32_t j = 0; j < b->n; j++) {
         const bnode *n = &b->nodes[j];
         const int32_t *k = b->kids + n->k0;
-        if (n->tile > 0)
-            for (int32_t e = 2; e < n->nk; e += 2)
-                b->xslot[n->xat + e / 2 - 1] = b->nodes[k[e]].slot;
+        if (n->tile > 0) {
+            int32_t np = (n->nk - 1) / 2;
+            b->most = np > b->most ? np : b->most;
+            b->nodes[j].kat = kat;
+            for (int q = 0; q < n->tile; q++, kat++) {
+                b->kdot[kat] = j + q;
+                b->kslot[kat] = n[q].slot;
+                b->kw[kat] = n->wat + q;
+            }
+            for (int32_t p = 0; p < np; p++)
+                b->xslot[n->xat + p] = b->nodes[k[2 + 2 * p]].slot;
+            for (int q = 0; q < TILE; q++)
+                for (int32_t p = 0; p < np; p++)
+                    b->wslot[n->wat + p * TILE + q] = q < n->tile
+                        ? b->nodes[b->kids[n[q].k0 + 1 + 2 * p]].slot : -1;
+        }
         if (!n->laned)
             continue;
         int32_t nk = n->tile != 0 ? 1 : n->nk;     /* a tile's start; its weights: wgrad */
@@ -144,6 +189,12 @@ static int find_tiles(mg_batch *b)
             if (!b->nodes[k[e]].laned && b->nodes[k[e]].gslot < 0)
                 b->nodes[k[e]].gslot = b->gslots++;
     }
+    b->gshared = malloc((size_t)(b->gslots + 1) * sizeof *b->gshared);
+    if (!b->gshared)
+        return MG_ENOMEM;
+    for (int32_t j = 0; j < b->n; j++)
+        if (b->nodes[j].gslot >= 0)
+            b->gshared[b->nodes[j].gslot] = b->nodes[j].slot;
     return MG_OK;
 }
 
@@ -171,6 +222,37 @@ static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64
     if (a->flags[i] & MG_PYTHON) {
         *bad = i;
         return MG_EPYTHON;
+    }
+    return MG_OK;
+}
+
+/* the walks' lists (batch.h) */
+static int make_lists(mg_batch *b)
+{
+    size_t n = (size_t)(uint32_t)b->n + 1;
+    b->steps = malloc(n * sizeof(int32_t));
+    b->ops = malloc(n * sizeof(int32_t));
+    b->params = malloc(n * sizeof(int32_t));
+    b->lanes = malloc(n * sizeof(int32_t));
+    b->pnode = malloc(n * sizeof(int32_t));
+    if (!b->steps || !b->ops || !b->params || !b->lanes || !b->pnode)
+        return MG_ENOMEM;
+    int32_t nl = 0;
+    for (int32_t j = 0; j < b->n; j++) {
+        const bnode *v = &b->nodes[j];
+        if (v->laned) {
+            b->lanes[nl++] = j;
+            b->work += v->nk;
+        }
+        if (v->op == MG_LEAF && !v->laned) {
+            assert(v->slot == b->nparams);      /* the leaves' slots come first */
+            b->pnode[b->nparams] = v->node;
+            b->params[b->nparams++] = j;
+        }
+        else if (v->op != MG_LEAF && !v->laned)
+            b->ops[b->nops++] = j;
+        else if (v->op != MG_LEAF && v->tile >= 0)
+            b->steps[b->nsteps++] = j;
     }
     return MG_OK;
 }
@@ -212,6 +294,7 @@ static int copy_graph(mg_batch *b, mg_arena *a, int32_t root, const int32_t *inp
     b->by_node = malloc((size_t)(uint32_t)b->n * 2 * sizeof *b->by_node);
     int status = b->nodes && b->kids && b->by_node ? MG_OK : MG_ENOMEM;
     int64_t at = 0;
+    b->leaves = nl;
     for (int32_t j = 0; j < nl && status == MG_OK; j++)
         status = copy_node(b, a, j, leaves[j], &at, bad);
     for (int32_t k = 0; k < n_inputs && status == MG_OK; k++) {     /* the inputs: laned */
@@ -240,14 +323,27 @@ void mg_batch_free(mg_batch *b)
 {
     if (!b)
         return;
+    if (b->held >= 0)
+        mg_release(b->a, &b->held, 1);
     LOCK_DESTROY(&b->lock);
     free(b->nodes);
     free(b->kids);
     free(b->input);
     free(b->xslot);
+    free(b->wslot);
+    free(b->kdot);
+    free(b->kslot);
+    free(b->kw);
+    free(b->gshared);
+    free(b->pnode);
     free(b->by_node);
-    free(b->ldata);
-    free(b->lgrad);
+    free(b->steps);
+    free(b->ops);
+    free(b->params);
+    free(b->lanes);
+    lanes_free(b->ldata);
+    lanes_free(b->lgrad);
+    lanes_free(b->xpack);
     free(b->lint);
     free(b->sdata);
     free(b->sgrad);
@@ -271,14 +367,21 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
     }
     b->a = a;
     b->inputs = n;
+    b->held = -1;
     LOCK(&a->lock);
     kernels();
     int status = mg_alive(a, root) ? copy_graph(b, a, root, inputs, n, bad) : MG_EINDEX;
+    if (status == MG_OK) {
+        a->refs[root]++;        /* the batch's own: its graph lives as long as it does */
+        b->held = root;
+    }
     UNLOCK(&a->lock);
     for (int32_t j = 0; j < b->n && status == MG_OK; j++)
         b->nodes[j].slot = b->nodes[j].laned ? b->laned++ : b->shared++;
     if (status == MG_OK)
         status = find_tiles(b);
+    if (status == MG_OK)
+        status = make_lists(b);
     if (status == MG_OK) {
         qsort(b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
         b->sdata = malloc((size_t)(b->shared + 1) * sizeof(double));
@@ -299,40 +402,42 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
 
 /* ---------------------------------------------------------------- the run */
 
-/* lanes for rows rows: all or nothing */
+/* lanes for rows rows: all or nothing. A node's lanes are ROWS more than the rows
+ * of its chunks: with lanes a power of two apart, the inputs of a row block would
+ * share a few cache sets (4 of L1's 64 at 128 rows) and evict each other. */
 static int reserve_rows(mg_batch *b, int64_t rows)
 {
-    int64_t cap = (rows + CHUNK - 1) / CHUNK * CHUNK, chunks = cap / CHUNK;
+    int64_t chunks = (rows + CHUNK - 1) / CHUNK, cap = chunks * CHUNK + ROWS;
     if (cap <= b->cap)
         return MG_OK;
     size_t lanes = (size_t)b->laned * (size_t)cap;
-    double *ld = malloc((lanes + 1) * sizeof *ld), *lg = malloc((lanes + 1) * sizeof *lg);
+    double *ld = lanes_alloc(lanes), *lg = lanes_alloc(lanes);
     uint8_t *li = malloc(lanes + 1);
     double *pg = malloc(((size_t)chunks * (size_t)b->gslots + 1) * sizeof *pg);
     double *wg = malloc(((size_t)chunks * (size_t)b->tiled + 1) * sizeof *wg);
     if (!ld || !lg || !li || !pg || !wg) {
-        free(ld), free(lg), free(li), free(pg), free(wg);
+        lanes_free(ld), lanes_free(lg), free(li), free(pg), free(wg);
         return MG_ENOMEM;
     }
-    free(b->ldata), free(b->lgrad), free(b->lint), free(b->pgrad), free(b->wgrad);
+    lanes_free(b->ldata), lanes_free(b->lgrad), free(b->lint), free(b->pgrad), free(b->wgrad);
     b->ldata = ld, b->lgrad = lg, b->lint = li, b->pgrad = pg, b->wgrad = wg;
     b->cap = cap;
     b->state = 0;               /* the lanes of the last run are gone */
     return MG_OK;
 }
 
-/* whether node j's lanes may hold a Python int this forward: its rule's is_int
- * could be true given its operands' (a shared node's is known: sint) */
+/* whether laned node j's lanes may hold a Python int this forward: its rule's is_int
+ * could be true given its operands' (holds_int: a shared node's is known) */
 static int may_int(const mg_batch *b, int32_t j)
 {
     const bnode *n = &b->nodes[j];
     const int32_t *k = b->kids + n->k0;
     int all = 1;
     for (int32_t e = 0; e < n->nk; e++)
-        all &= b->nodes[k[e]].may_int;
+        all &= holds_int(b, k[e]);
     switch ((mg_op)n->op) {
     case MG_LEAF:
-        return n->laned ? 0 : b->sint[n->slot];     /* inputs are floats */
+        return 0;                                   /* inputs are floats */
     case MG_RELU:
         return 1;                                   /* the int 0 */
     case MG_POW:
@@ -347,6 +452,7 @@ static int may_int(const mg_batch *b, int32_t j)
 typedef struct {
     mg_batch *b;
     const double *x;
+    double *scratch;        /* a tile's inputs, packed (lane_kernels.forward) */
     int64_t c0, c1;
     int backward;
     lane_fail fail;
@@ -366,15 +472,14 @@ static void *run_job(void *arg)
                 for (int64_t r = b0; r < b1; r++)
                     lane[r] = w->x[r * b->inputs + col];
             }
-            w->fail = k->forward(b, b0, b1);
+            w->fail = k->forward(b, b0, b1, w->scratch);
             if (w->fail.status != MG_OK)
                 break;
             continue;
         }
-        for (int32_t j = 0; j < b->n; j++)
-            if (b->nodes[j].laned)
-                memset(b->lgrad + (int64_t)b->nodes[j].slot * b->cap + b0, 0,
-                       (size_t)(b1 - b0) * sizeof(double));
+        for (int32_t l = 0; l < b->laned; l++)
+            memset(b->lgrad + (int64_t)b->nodes[b->lanes[l]].slot * b->cap + b0, 0,
+                   (size_t)(b1 - b0) * sizeof(double));
         memset(b->pgrad + c * b->gslots, 0, (size_t)b->gslots * sizeof(double));
         if (b->nodes[b->root].laned)
             for (int64_t r = b0; r < b1; r++)
@@ -394,17 +499,25 @@ static void *run_job(void *arg)
  * the caller's); returns the failure of the first chunk that failed */
 static lane_fail run_chunks(mg_batch *b, const double *x, int backward, int threads)
 {
-    int64_t chunks = (b->rows + CHUNK - 1) / CHUNK, work = 0;
-    for (int32_t j = 0; j < b->n; j++)
-        work += b->nodes[j].laned ? b->nodes[j].nk : 0;
+    int64_t chunks = (b->rows + CHUNK - 1) / CHUNK;
     int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     if (t > chunks)
         t = (int)chunks;
-    if (work * b->rows < (1 << 17))     /* less than a thread's start costs */
+    if (b->work * b->rows < (1 << 17))  /* less than a thread's start costs */
         t = 1;
+    size_t scratch = (size_t)b->most * CHUNK;       /* doubles per thread */
+    if (!backward && (size_t)t * scratch > b->xpacked) {
+        double *more = lanes_alloc((size_t)t * scratch);
+        if (!more)
+            return (lane_fail){ MG_ENOMEM, -1, 0 };
+        lanes_free(b->xpack);
+        b->xpack = more;
+        b->xpacked = (size_t)t * scratch;
+    }
     job jobs[MAX_THREADS];
     for (int q = 0; q < t; q++)
-        jobs[q] = (job){ b, x, chunks * q / t, chunks * (q + 1) / t, backward, { MG_OK, -1, 0 } };
+        jobs[q] = (job){ b, x, b->xpack ? b->xpack + q * scratch : NULL, chunks * q / t, chunks * (q + 1) / t,
+                         backward, { MG_OK, -1, 0 } };
 #if MAX_THREADS > 1
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = { 0 };
@@ -438,15 +551,17 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
     mg_arena *a = b->a;
     if (status == MG_OK) {
         LOCK(&a->lock);                 /* the parameters, as they are now */
-        for (int32_t j = 0; j < b->n; j++) {
-            bnode *n = &b->nodes[j];
-            if (n->op == MG_LEAF && !n->laned) {
-                b->sdata[n->slot] = a->data[n->node];
-                b->sint[n->slot] = (a->flags[n->node] & MG_DATA_INT) != 0;
-            }
-            if ((a->flags[n->node] & MG_PYTHON) && status == MG_OK) {   /* a rule set since */
-                *bad_node = n->node;
+        for (int32_t k = 0; k < b->nparams; k++) {      /* shared leaf k: slot k */
+            b->sdata[k] = a->data[b->pnode[k]];
+            b->sint[k] = (a->flags[b->pnode[k]] & MG_DATA_INT) != 0;
+        }
+        /* a Python rule set since the batch was made: on a leaf (python_leaves counts
+         * them), or on a node above the leaves */
+        for (int32_t j = a->python_leaves ? 0 : b->leaves; j < b->n; j++) {
+            if (a->flags[b->nodes[j].node] & MG_PYTHON) {
+                *bad_node = b->nodes[j].node;
                 status = MG_EPYTHON;
+                break;
             }
         }
         UNLOCK(&a->lock);
@@ -455,22 +570,14 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
     b->rows = rows;
     const lane_kernels *k = kernels();
     lane_fail f = { status, -1, -1 };
-    for (int32_t j = 0; j < b->n && status == MG_OK; j++)
-        if (b->nodes[j].op == MG_LEAF || b->nodes[j].laned)
-            b->nodes[j].may_int = (uint8_t)may_int(b, j);
     if (status == MG_OK)
-        f = k->shared_forward(b);           /* sets the shared nodes' may_int */
-    for (int32_t j = 0; j < b->n && f.status == MG_OK; j++) {
-        bnode *n = &b->nodes[j];
-        if (n->laned && n->op != MG_LEAF)
-            n->may_int = (uint8_t)may_int(b, j);
-        for (int q = 0; q < n->tile; q++) {             /* the tile's weights */
-            const int32_t *kq = b->kids + n[q].k0;
-            int32_t np = (n->nk - 1) / 2;
-            for (int32_t p = 0; p < np; p++)
-                b->wpack[n->wat + q * np + p] = b->sdata[b->nodes[kq[1 + 2 * p]].slot];
-        }
-    }
+        f = k->shared_forward(b);
+    for (int32_t s = 0; s < b->nsteps && f.status == MG_OK; s++)
+        if (b->nodes[b->steps[s]].tile == 0)    /* a tile's dots: floats (batch.py) */
+            b->nodes[b->steps[s]].may_int = (uint8_t)may_int(b, b->steps[s]);
+    for (int64_t w = 0; w < b->tiled; w++)      /* the tiles' weights */
+        if (b->wslot[w] >= 0)
+            b->wpack[w] = b->sdata[b->wslot[w]];
     if (f.status == MG_OK && rows > 0)
         f = run_chunks(b, x, 0, threads);
     if (f.status != MG_OK && status == MG_OK) {
@@ -505,31 +612,23 @@ int mg_batch_backward(mg_batch *b, int mean, int threads)
     memset(b->sgrad, 0, (size_t)b->shared * sizeof *b->sgrad);
     if (!b->nodes[b->root].laned)
         b->sgrad[b->nodes[b->root].slot] = (double)b->rows;    /* 1 on every row */
-    for (int32_t j = 0; j < b->n; j++) {        /* the chunks' sums, in order */
-        const bnode *n = &b->nodes[j];
-        if (n->gslot >= 0)
-            for (int64_t c = 0; c < chunks; c++)
-                b->sgrad[n->slot] += b->pgrad[c * b->gslots + n->gslot];
-        for (int q = 0; q < n->tile; q++) {
-            const int32_t *kq = b->kids + n[q].k0;
-            int32_t np = (n->nk - 1) / 2;
-            for (int32_t p = 0; p < np; p++) {
-                double sum = 0;
-                for (int64_t c = 0; c < chunks; c++)
-                    sum += b->wgrad[c * b->tiled + n->wat + q * np + p];
-                b->sgrad[b->nodes[kq[1 + 2 * p]].slot] += sum;
-            }
-        }
+    for (int32_t g = 0; g < b->gslots; g++)     /* the chunks' sums, in order */
+        for (int64_t c = 0; c < chunks; c++)
+            b->sgrad[b->gshared[g]] += b->pgrad[c * b->gslots + g];
+    for (int64_t w = 0; w < b->tiled; w++) {    /* the tiles' weights */
+        if (b->wslot[w] < 0)
+            continue;
+        double sum = 0;
+        for (int64_t c = 0; c < chunks; c++)
+            sum += b->wgrad[c * b->tiled + w];
+        b->sgrad[b->wslot[w]] += sum;
     }
     k->shared_backward(b);
     mg_arena *a = b->a;
     double scale = mean && b->rows > 0 ? (double)b->rows : 1;
     LOCK(&a->lock);
-    for (int32_t j = 0; j < b->n; j++) {
-        const bnode *n = &b->nodes[j];
-        if (n->op == MG_LEAF && !n->laned && mg_alive(a, n->node))
-            add_grad(a, n->node, real(b->sgrad[n->slot] / scale));
-    }
+    for (int32_t k = 0; k < b->nparams; k++)    /* shared leaf k: slot k (held: alive) */
+        add_grad(a, b->pnode[k], real(b->sgrad[k] / scale));
     UNLOCK(&a->lock);
     b->mean = mean;
     b->state = 2;

@@ -25,22 +25,34 @@
 #define NAME_(t) #t
 #define NAME(t) NAME_(t)
 
-/* ROWS rows of one node, in vector registers where the target has them. Only inline
- * functions take or return them, so GCC's note that such an argument's ABI differs
- * between targets (-Wpsabi) concerns no call that is made. */
+/* Four rows of one node: a register of AVX2 (two of SSE2). ROWS rows are two of them.
+ * Only inline functions take or return them, so GCC's note that such an argument's
+ * ABI differs between targets (-Wpsabi) concerns no call that is made. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
-typedef double vrows __attribute__((vector_size(ROWS * sizeof(double))));
+typedef double v4 __attribute__((vector_size(4 * sizeof(double))));
+_Static_assert(ROWS == 8, "a register tile is two v4 of rows; sum8 adds 8 partial sums");
 
-static HOT_INLINE vrows load_rows(const double *p)
+static HOT_INLINE v4 load4(const double *p)
 {
-    vrows v;
+    v4 v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static HOT_INLINE void store_rows(double *p, const vrows *v) { memcpy(p, v, sizeof *v); }
+static HOT_INLINE void store4(double *p, const v4 *v) { memcpy(p, v, sizeof *v); }
+
+static HOT_INLINE v4 broadcast4(double x) { return (v4){ x, x, x, x }; }
+
+/* the fixed order of a sum over a chunk's rows: ROWS partial sums (row r in the
+ * (r - b0) % ROWS-th: lo's four, then hi's), added pairwise; the same bits on every
+ * target */
+static HOT_INLINE double sum8(const v4 *low, const v4 *high)
+{
+    v4 lo = *low, hi = *high;
+    return ((lo[0] + lo[1]) + (lo[2] + lo[3])) + ((hi[0] + hi[1]) + (hi[2] + hi[3]));
+}
 
 /* an operand: row r's number is v[r * s] (s is 0 for a shared node), and its int flag
  * i[r * s] (i NULL: a float on every row) */
@@ -63,7 +75,7 @@ static HOT_INLINE lane_in in_of(const mg_batch *b, int32_t j)
         int64_t at = (int64_t)n->slot * b->cap;
         return (lane_in){ b->ldata + at, n->may_int ? b->lint + at : NULL, 1 };
     }
-    return (lane_in){ b->sdata + n->slot, n->may_int ? b->sint + n->slot : NULL, 0 };
+    return (lane_in){ b->sdata + n->slot, b->sint[n->slot] ? b->sint + n->slot : NULL, 0 };
 }
 
 static HOT_INLINE lane_out out_of(mg_batch *b, int32_t j)
@@ -208,9 +220,32 @@ static lane_fail node_forward(mg_batch *b, int32_t j, int64_t b0, int64_t b1)
 
 /* ---------------------------------------------------------------- tiles */
 
-/* the nt dots of the tile at j (nt <= TILE), rows b0..b1: row r of dot q is
- * start + w[q][0] * x[0][r] + w[q][1] * x[1][r] + ..., in that order */
-static HOT_INLINE void tile_rows(mg_batch *b, int32_t j, int nt, int64_t b0, int64_t b1)
+/* the dots of a tile, q = 0..3, each statement written once (EACH_Q_DOWN: the last
+ * dot first, as backward() meets them) */
+#define EACH_Q(X) X(0) X(1) X(2) X(3)
+#define EACH_Q_DOWN(X) X(3) X(2) X(1) X(0)
+_Static_assert(TILE == 4, "EACH_Q names four dots");
+
+/* the inputs of the tile at j on rows b0..b1, ROWS rows at a time, packed:
+ * xp[(block * np + p) * ROWS + k] is input p on row b0 + block * ROWS + k, so that the
+ * tiles of a layer read them as one stream (the rows after the last whole block stay
+ * in their lanes) */
+static void pack_inputs(const mg_batch *b, int32_t j, int64_t b0, int64_t b1, double *xp)
+{
+    const bnode *n = &b->nodes[j];
+    int32_t np = (n->nk - 1) / 2;
+    const int32_t *xs = b->xslot + n->xat;
+    for (int64_t r = b0; r + ROWS <= b1; r += ROWS)
+        for (int32_t p = 0; p < np; p++)
+            memcpy(xp + ((r - b0) / ROWS * np + p) * ROWS, b->ldata + xs[p] * b->cap + r,
+                   ROWS * sizeof(double));
+}
+
+/* the nt dots of the tile at j (nt <= TILE: a constant where it is called), rows
+ * b0..b1, its inputs packed in xp: row r of dot q is start + w[0][q] * x[0][r] +
+ * w[1][q] * x[1][r] + ..., in that order, ROWS rows of TILE dots in registers */
+static HOT_INLINE void tile_rows(mg_batch *b, int32_t j, const int nt, int64_t b0, int64_t b1,
+                                 const double *xp)
 {
     const bnode *n = &b->nodes[j];
     int32_t np = (n->nk - 1) / 2;
@@ -224,58 +259,65 @@ static HOT_INLINE void tile_rows(mg_batch *b, int32_t j, int nt, int64_t b0, int
         out[q] = b->ldata + (int64_t)n[q].slot * cap;
     }
     for (; r + ROWS <= b1; r += ROWS) {
-        vrows acc[TILE];
-        for (int q = 0; q < nt; q++) {
-            if (start[q].s)
-                acc[q] = load_rows(start[q].v + r);
-            else
-                acc[q] = (vrows){ 0 } + start[q].v[0];
+#define START(q) v4 a##q##0 = { 0 }, a##q##1 = { 0 };                                   \
+        if (nt > q && start[q].s) {                                                     \
+            a##q##0 = load4(start[q].v + r);                                            \
+            a##q##1 = load4(start[q].v + r + 4);                                        \
+        } else if (nt > q) {                                                            \
+            a##q##0 = a##q##1 = broadcast4(start[q].v[0]);                              \
         }
-        for (int32_t p = 0; p < np; p++) {
-            vrows x = load_rows(ld + xs[p] * cap + r);
-            for (int q = 0; q < nt; q++)
-                acc[q] = acc[q] + w[q * np + p] * x;
+        EACH_Q(START)
+        const double *x = xp + (r - b0) / ROWS * np * ROWS;
+        for (int32_t p = 0; p < np; p++, x += ROWS) {
+            v4 x0 = load4(x), x1 = load4(x + 4);
+            const double *wp = w + p * TILE;
+#define STEP(q) if (nt > q) {                                                           \
+            a##q##0 = a##q##0 + wp[q] * x0;                                             \
+            a##q##1 = a##q##1 + wp[q] * x1;                                             \
         }
-        for (int q = 0; q < nt; q++)
-            store_rows(out[q] + r, &acc[q]);
+            EACH_Q(STEP)
+        }
+#define STORE(q) if (nt > q) {                                                          \
+            store4(out[q] + r, &a##q##0);                                               \
+            store4(out[q] + r + 4, &a##q##1);                                           \
+        }
+        EACH_Q(STORE)
     }
     for (; r < b1; r++) {
         for (int q = 0; q < nt; q++) {
             double s = start[q].v[r * start[q].s];
             for (int32_t p = 0; p < np; p++)
-                s = s + w[q * np + p] * ld[xs[p] * cap + r];
+                s = s + w[p * TILE + q] * ld[xs[p] * cap + r];
             out[q][r] = s;
         }
     }
 }
 
-static void tile_forward(mg_batch *b, int32_t j, int64_t b0, int64_t b1)
+static void tile_forward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, const double *xp)
 {
-    if (b->nodes[j].tile == TILE)
-        tile_rows(b, j, TILE, b0, b1);      /* the common case, with its loops unrolled */
-    else
-        tile_rows(b, j, b->nodes[j].tile, b0, b1);
+    switch (b->nodes[j].tile) {     /* each size its own unrolled copy */
+    case 4: tile_rows(b, j, 4, b0, b1, xp); break;
+    case 3: tile_rows(b, j, 3, b0, b1, xp); break;
+    case 2: tile_rows(b, j, 2, b0, b1, xp); break;
+    default: tile_rows(b, j, 1, b0, b1, xp); break;
+    }
 }
-
-/* the fixed order of a sum over a chunk's rows: ROWS partial sums, row r in the
- * (r - b0) % ROWS-th, then added pairwise; the same bits on every target */
-static HOT_INLINE double sum_partials(const vrows *v)
-{
-    const double *acc = (const double *)v;
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-_Static_assert(ROWS == 8, "sum_partials adds 8 partial sums");
 
 static double sum_rows(const double *t, int64_t n)
 {
-    vrows acc = { 0 };
+    v4 lo = { 0 }, hi = { 0 };
     int64_t r = 0;
-    for (; r + ROWS <= n; r += ROWS)
-        acc += load_rows(t + r);
-    for (; r < n; r++)
-        acc[r % ROWS] += t[r];
-    return sum_partials(&acc);
+    for (; r + ROWS <= n; r += ROWS) {
+        lo = lo + load4(t + r);
+        hi = hi + load4(t + r + 4);
+    }
+    for (; r < n; r++) {
+        if (r % ROWS < 4)
+            lo[r % ROWS] += t[r];
+        else
+            hi[r % ROWS - 4] += t[r];
+    }
+    return sum8(&lo, &hi);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -372,71 +414,141 @@ static void node_backward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, int64_
     }
 }
 
-/* the tile's backward on rows b0..b1 of chunk: each input's grad gets the nt terms
- * w[q][p] * g[q], the last dot's first (as backward() one node after another), and
- * each weight's grad over the chunk's rows in ROWS partial sums, into wgrad */
-static HOT_INLINE void tile_back_rows(mg_batch *b, int32_t j, int nt, int64_t b0, int64_t b1,
-                                      int64_t chunk)
+/* The backward of a layer: the tiles of steps s0..s1, whose K dots (k = 0..K-1 in
+ * the order of the graph) share their inputs. Each input's grad gets the K terms
+ * w[k][p] * g[k] on every row, the last dot's first (as backward() one node after
+ * another), four inputs by ROWS rows in registers; each weight's grad is x[p] * g[k]
+ * summed over the chunk's rows in ROWS partial sums (into wgrad), a block of PB
+ * inputs at a time for every tile, so that their lanes stay in the first cache. */
+#define PB 8
+
+/* rows b0..b1 of input grads xg[0..4) (m of them: a constant where it is called) */
+static HOT_INLINE void input_grads(const mg_batch *b, double *const *xg, const int m,
+                                   const int32_t *ks, const int64_t *kw, int32_t K, int32_t p,
+                                   int64_t b0, int64_t b1)
 {
-    const bnode *n = &b->nodes[j];
-    int32_t np = (n->nk - 1) / 2;
-    const double *w = b->wpack + n->wat, *ld = b->ldata;
-    double *lg = b->lgrad, *wg = b->wgrad + chunk * b->tiled + n->wat;
-    const int32_t *xs = b->xslot + n->xat;
-    int64_t cap = b->cap;
-    const double *g[TILE];
-    for (int q = 0; q < nt; q++) {
-        g[q] = grad_of(b, j + q);
-        give(b, b->kids[n[q].k0], g[q] + b0, b0, b1, chunk);       /* the first sum */
+    const double *lg = b->lgrad, *wp = b->wpack;
+    int64_t cap = b->cap, r = b0;
+    for (; r + ROWS <= b1; r += ROWS) {
+#define LOAD_T(i) v4 t##i##0 = { 0 }, t##i##1 = { 0 };                                  \
+        if (m > i) {                                                                    \
+            t##i##0 = load4(xg[i] + r);                                                 \
+            t##i##1 = load4(xg[i] + r + 4);                                             \
+        }
+        EACH_Q(LOAD_T)
+        for (int32_t k = K - 1; k >= 0; k--) {
+            const double *g = lg + ks[k] * cap + r, *w = wp + kw[k] + p * TILE;
+            v4 h0 = load4(g), h1 = load4(g + 4);
+#define TERM(i) if (m > i) {                                                            \
+            t##i##0 = t##i##0 + w[i * TILE] * h0;                                       \
+            t##i##1 = t##i##1 + w[i * TILE] * h1;                                       \
+        }
+            EACH_Q(TERM)
+        }
+#define STORE_T(i) if (m > i) {                                                         \
+            store4(xg[i] + r, &t##i##0);                                                \
+            store4(xg[i] + r + 4, &t##i##1);                                            \
+        }
+        EACH_Q(STORE_T)
     }
-    for (int32_t p = 0; p < np; p++) {
-        double *xg = lg + xs[p] * cap;
-        const double *xv = ld + xs[p] * cap;
-        vrows acc[TILE];
-        for (int q = 0; q < nt; q++)
-            acc[q] = (vrows){ 0 };
-        int64_t r = b0;
-        for (; r + ROWS <= b1; r += ROWS) {
-            vrows x = load_rows(xv + r), t = load_rows(xg + r);
-            for (int q = nt - 1; q >= 0; q--) {
-                vrows gq = load_rows(g[q] + r);
-                t = t + w[q * np + p] * gq;
-                acc[q] = acc[q] + x * gq;
-            }
-            store_rows(xg + r, &t);
+    for (; r < b1; r++) {
+        for (int i = 0; i < m; i++) {
+            double t = xg[i][r];
+            for (int32_t k = K - 1; k >= 0; k--)
+                t = t + wp[kw[k] + (p + i) * TILE] * lg[ks[k] * cap + r];
+            xg[i][r] = t;
         }
-        for (; r < b1; r++) {
-            double t = xg[r];
-            for (int q = nt - 1; q >= 0; q--) {
-                t = t + w[q * np + p] * g[q][r];
-                acc[q][(r - b0) % ROWS] += xv[r] * g[q][r];
-            }
-            xg[r] = t;
-        }
-        for (int q = 0; q < nt; q++)
-            wg[q * np + p] = sum_partials(&acc[q]);
     }
 }
 
-static void tile_backward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, int64_t chunk)
+/* the weights' grads of the tile at j for inputs p0..p1, over rows b0..b1 */
+static HOT_INLINE void weight_grads(mg_batch *b, int32_t j, const int nt, int32_t p0, int32_t p1,
+                                    int64_t b0, int64_t b1, int64_t chunk)
 {
-    if (b->nodes[j].tile == TILE)
-        tile_back_rows(b, j, TILE, b0, b1, chunk);
-    else
-        tile_back_rows(b, j, b->nodes[j].tile, b0, b1, chunk);
+    const bnode *n = &b->nodes[j];
+    const double *ld = b->ldata;
+    double *wg = b->wgrad + chunk * b->tiled + n->wat;
+    const int32_t *xs = b->xslot + n->xat;
+    int64_t cap = b->cap;
+    const double *g0 = grad_of(b, j), *g1 = NULL, *g2 = NULL, *g3 = NULL;
+    if (nt > 1) g1 = grad_of(b, j + 1);
+    if (nt > 2) g2 = grad_of(b, j + 2);
+    if (nt > 3) g3 = grad_of(b, j + 3);
+    for (int32_t p = p0; p < p1; p++) {
+        const double *xv = ld + xs[p] * cap;
+        v4 c00 = { 0 }, c01 = { 0 }, c10 = { 0 }, c11 = { 0 };
+        v4 c20 = { 0 }, c21 = { 0 }, c30 = { 0 }, c31 = { 0 };
+        int64_t r = b0;
+        for (; r + ROWS <= b1; r += ROWS) {
+            v4 x0 = load4(xv + r), x1 = load4(xv + r + 4);
+#define WSUM(q) if (nt > q) {                                                           \
+            c##q##0 = c##q##0 + x0 * load4(g##q + r);                                   \
+            c##q##1 = c##q##1 + x1 * load4(g##q + r + 4);                               \
+        }
+            EACH_Q(WSUM)
+        }
+        for (; r < b1; r++) {
+            int64_t k = (r - b0) % ROWS;
+#define WSUM_ROW(q) if (nt > q && k < 4)                                                \
+                c##q##0[k] += xv[r] * g##q[r];                                          \
+            else if (nt > q)                                                            \
+                c##q##1[k - 4] += xv[r] * g##q[r];
+            EACH_Q(WSUM_ROW)
+        }
+#define WEIGHT(q) if (nt > q)                                                           \
+            wg[p * TILE + q] = sum8(&c##q##0, &c##q##1);
+        EACH_Q(WEIGHT)
+    }
+}
+
+static void layer_backward(mg_batch *b, int32_t s0, int32_t s1, int64_t b0, int64_t b1,
+                           int64_t chunk)
+{
+    const bnode *first = &b->nodes[b->steps[s0]], *last = &b->nodes[b->steps[s1]];
+    int32_t np = (first->nk - 1) / 2, k0 = first->kat, K = last->kat + last->tile - k0;
+    const int32_t *ks = b->kslot + k0, *xs = b->xslot + first->xat;
+    const int64_t *kw = b->kw + k0;
+    for (int32_t k = K - 1; k >= 0; k--)        /* the first sums */
+        give(b, b->kids[b->nodes[b->kdot[k0 + k]].k0], b->lgrad + ks[k] * b->cap + b0, b0, b1,
+             chunk);
+    int32_t p = 0;
+    for (; p + 4 <= np; p += 4) {
+        double *xg[4];
+        for (int i = 0; i < 4; i++)
+            xg[i] = b->lgrad + xs[p + i] * b->cap;
+        input_grads(b, xg, 4, ks, kw, K, p, b0, b1);
+    }
+    for (; p < np; p++) {
+        double *xg[4] = { b->lgrad + xs[p] * b->cap };
+        input_grads(b, xg, 1, ks, kw, K, p, b0, b1);
+    }
+    for (int32_t p0 = 0; p0 < np; p0 += PB) {
+        int32_t p1 = p0 + PB < np ? p0 + PB : np;
+        for (int32_t s = s0; s <= s1; s++) {
+            int32_t j = b->steps[s];
+            switch (b->nodes[j].tile) {     /* each size its own unrolled copy */
+            case 4: weight_grads(b, j, 4, p0, p1, b0, b1, chunk); break;
+            case 3: weight_grads(b, j, 3, p0, p1, b0, b1, chunk); break;
+            case 2: weight_grads(b, j, 2, p0, p1, b0, b1, chunk); break;
+            default: weight_grads(b, j, 1, p0, p1, b0, b1, chunk); break;
+            }
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- the walks */
 
 /* rows b0..b1 (one chunk) of every laned node, children first */
-static lane_fail chunk_forward(mg_batch *b, int64_t b0, int64_t b1)
+static lane_fail chunk_forward(mg_batch *b, int64_t b0, int64_t b1, double *xp)
 {
-    for (int32_t j = 0; j < b->n; j++) {
-        const bnode *n = &b->nodes[j];
-        if (!n->laned || n->op == MG_LEAF || n->tile < 0)
-            continue;
-        if (n->tile > 0) {
-            tile_forward(b, j, b0, b1);
+    int64_t packed = -1;            /* whose inputs xp holds: a tile's xat */
+    for (int32_t s = 0; s < b->nsteps; s++) {
+        int32_t j = b->steps[s];
+        if (b->nodes[j].tile > 0) {
+            if (b->nodes[j].xat != packed)
+                pack_inputs(b, j, b0, b1, xp);
+            packed = b->nodes[j].xat;
+            tile_forward(b, j, b0, b1, xp);
             continue;
         }
         lane_fail f = node_forward(b, j, b0, b1);
@@ -450,37 +562,36 @@ static lane_fail chunk_forward(mg_batch *b, int64_t b0, int64_t b1)
  * were reset, root's seeded */
 static void chunk_backward(mg_batch *b, int64_t chunk, int64_t b0, int64_t b1)
 {
-    for (int32_t j = b->n - 1; j >= 0; j--) {
-        const bnode *n = &b->nodes[j];
-        if (!n->laned || n->op == MG_LEAF || n->tile < 0)
-            continue;
-        if (n->tile > 0)
-            tile_backward(b, j, b0, b1, chunk);
-        else
+    for (int32_t s = b->nsteps - 1; s >= 0; s--) {
+        int32_t j = b->steps[s];
+        if (b->nodes[j].tile == 0) {
             node_backward(b, j, b0, b1, chunk);
+            continue;
+        }
+        int32_t s0 = s;             /* the layer: the tiles before it over its inputs */
+        while (s0 > 0 && b->nodes[b->steps[s0 - 1]].tile > 0
+                && b->nodes[b->steps[s0 - 1]].xat == b->nodes[j].xat)
+            s0--;
+        layer_backward(b, s0, s, b0, b1, chunk);
+        s = s0;
     }
 }
 
 /* the nodes that depend on no input, once: one lane each */
 static lane_fail shared_forward(mg_batch *b)
 {
-    for (int32_t j = 0; j < b->n; j++) {
-        bnode *n = &b->nodes[j];
-        if (n->laned || n->op == MG_LEAF)
-            continue;
-        lane_fail f = node_forward(b, j, 0, 1);
+    for (int32_t s = 0; s < b->nops; s++) {
+        lane_fail f = node_forward(b, b->ops[s], 0, 1);
         if (f.status != MG_OK)
             return f;
-        n->may_int = b->sint[n->slot];      /* known now: for its laned parents */
     }
     return failed(MG_OK, -1, 0);
 }
 
 static void shared_backward(mg_batch *b)
 {
-    for (int32_t j = b->n - 1; j >= 0; j--)
-        if (!b->nodes[j].laned && b->nodes[j].op != MG_LEAF)
-            node_backward(b, j, 0, 1, -1);
+    for (int32_t s = b->nops - 1; s >= 0; s--)
+        node_backward(b, b->ops[s], 0, 1, -1);
 }
 
 INTERNAL const lane_kernels KERNELS(TARGET) = {

@@ -232,10 +232,10 @@ int mg_optim_load(mg_optim *o, const double *m, const double *v, int64_t step);
  * One example's graph run over many rows (micrograd/batch.py). mg_batch_new copies
  * root's graph: the n inputs (leaves of it, in column order) get one number per row;
  * every other leaf is shared by all rows and read from the arena at each forward.
- * The batch holds no node references: the caller keeps root alive. MG_EINDEX with
+ * The batch holds a reference to root's node, released by mg_batch_free. MG_EINDEX with
  * *bad = k: input k is dead, not a leaf of root's graph, or given twice; MG_EPYTHON
  * with *bad = the node: Python code belongs to it (no C rule to run over rows).
- * Ownership: mg_batch_free frees it (Python: ffi.gc), never touching the arena.
+ * Ownership: mg_batch_free frees it (Python: ffi.gc) and releases root.
  * Threads: each call takes the batch's lock; the arena's only to read the
  * parameters and to add their grads. */
 typedef struct mg_batch mg_batch;   /* opaque: it holds a lock */
