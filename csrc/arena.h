@@ -82,7 +82,7 @@ typedef int32_t mg_pair[2];
 
 /* Struct of arrays: node i is op[i], kids[i], refs[i], ... A free slot has refs 0
  * and links to the next free slot through kids[i][0]. An n-ary node (MG_DOT,
- * MG_LSE, MG_PY) keeps its children in edges (below). */
+ * MG_LSE, MG_PICK, MG_PY) keeps its children in edges (below). */
 #define ARRAY_FIELD(type, name) type *name;
 struct mg_arena {
     int32_t len, cap, max_cap, live, free_head;

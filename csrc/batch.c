@@ -78,11 +78,13 @@ static int by_node(const void *x, const void *y)
     return (p[0] > q[0]) - (p[0] < q[0]);
 }
 
-/* j's local index for arena node i, or -1 */
+/* j's local index for arena node i, -1 for a node not in the graph, -2 for one that
+ * is not run */
 static int32_t local_of(const mg_batch *b, int32_t i)
 {
     int32_t key[2] = { i, 0 };
-    const int32_t *hit = bsearch(key, b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
+    const int32_t *hit = bsearch(key, b->by_node, (size_t)b->lookups, 2 * sizeof(int32_t),
+                                 by_node);
     return hit ? hit[1] : -1;
 }
 
@@ -210,6 +212,7 @@ static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64
     n->gslot = -1;
     n->arg = a->arg[i];
     n->arg_int = (a->flags[i] & MG_ARG_INT) != 0;
+    n->single = a->refs[i] == 1;
     n->k0 = (int32_t)*at;
     n->nk = children(a, i, &kids);
     for (int32_t c = 0; c < n->nk; c++) {
@@ -223,6 +226,114 @@ static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64
         *bad = i;
         return MG_EPYTHON;
     }
+    return MG_OK;
+}
+
+/* micrograd's neuron, sum((wi * xi for ...), b): a chain of + whose right operands
+ * are products, each of its nodes but the top and each product used by nothing else
+ * (no Value holds them). Its top becomes one dot over the chain's operands: the same
+ * numbers in the same order (dot_step is the chain's arithmetic), and a tile when it
+ * is a layer's; the chain's other nodes are not run and get no lanes. */
+static int fuse_chains(mg_batch *b)
+{
+    for (int32_t j = b->n - 1; j >= b->leaves; j--) {
+        bnode *top = &b->nodes[j];
+        if (top->op != MG_ADD || !top->laned || top->fused)
+            continue;
+        int32_t terms = 0, node = j, start;
+        for (;;) {                      /* down the chain: its length and its start */
+            const int32_t *k = b->kids + b->nodes[node].k0;
+            const bnode *l = &b->nodes[k[0]], *r = &b->nodes[k[1]];
+            if (r->op != MG_MUL || !r->single) {
+                start = node;
+                break;
+            }
+            terms++;
+            if (l->op != MG_ADD || !l->single) {
+                start = k[0];
+                break;
+            }
+            node = k[0];
+        }
+        if (terms == 0)
+            continue;
+        int32_t *kids = realloc(b->kids, (size_t)(b->nkids + 1 + 2 * terms) * sizeof *kids);
+        if (!kids)
+            return MG_ENOMEM;
+        b->kids = kids;
+        int64_t at = b->nkids;
+        kids[at] = start;
+        node = j;
+        for (int32_t t = terms - 1; t >= 0; t--) {     /* the last product at the top */
+            const int32_t *k = kids + b->nodes[node].k0;
+            const int32_t *m = kids + b->nodes[k[1]].k0;
+            kids[at + 1 + 2 * t] = m[0];
+            kids[at + 2 + 2 * t] = m[1];
+            b->nodes[k[1]].fused = 1;
+            b->nodes[node].fused = node != j;
+            node = k[0];
+        }
+        top->op = MG_DOT;
+        top->k0 = (int32_t)at;
+        top->nk = 1 + 2 * terms;
+        b->nkids += 1 + 2 * terms;
+    }
+    return MG_OK;
+}
+
+/* The nodes that are run, children first and by level (stably): the dots of a
+ * layer come side by side, where tiles are found, even when each was a chain of a
+ * thousand nodes. A node's grad gets its parents' terms in the order of the graph
+ * (the dots of a level, which are the parents of an input, keep theirs). */
+static int reorder(mg_batch *b)
+{
+    int32_t n = b->n, kept = 0, top = 0;
+    int32_t *level = malloc((size_t)(uint32_t)n * sizeof *level);
+    int32_t *map = malloc((size_t)(uint32_t)n * sizeof *map);
+    bnode *nodes = malloc((size_t)(uint32_t)n * sizeof *nodes);
+    int32_t *count = NULL;
+    if (level && map && nodes) {
+        for (int32_t j = 0; j < n; j++) {
+            const bnode *v = &b->nodes[j];
+            int32_t lv = 0;
+            for (int32_t e = 0; e < v->nk && !v->fused; e++) {
+                int32_t c = level[b->kids[v->k0 + e]] + 1;
+                lv = c > lv ? c : lv;
+            }
+            level[j] = v->fused ? -1 : lv;
+            top = lv > top ? lv : top;
+        }
+        count = calloc((size_t)top + 2, sizeof *count);
+    }
+    if (!count) {
+        free(level), free(map), free(nodes);
+        return MG_ENOMEM;
+    }
+    for (int32_t j = 0; j < n; j++)
+        if (level[j] >= 0)
+            count[level[j] + 1]++;
+    for (int32_t lv = 1; lv <= top + 1; lv++)
+        count[lv] += count[lv - 1];
+    for (int32_t j = 0; j < n; j++) {
+        map[j] = level[j] >= 0 ? count[level[j]]++ : -1;
+        if (map[j] >= 0) {
+            nodes[map[j]] = b->nodes[j];
+            kept++;
+        }
+    }
+    for (int32_t j = 0; j < kept; j++)
+        for (int32_t e = 0; e < nodes[j].nk; e++)
+            b->kids[nodes[j].k0 + e] = map[b->kids[nodes[j].k0 + e]];
+    for (int32_t j = 0; j < n; j++)        /* a node that is not run: -2 */
+        b->by_node[2 * j + 1] = map[j] >= 0 ? map[j] : -2;
+    for (int32_t k = 0; k < b->inputs; k++)
+        b->input[k] = map[b->input[k]];
+    b->root = map[b->root];
+    free(b->nodes);
+    b->nodes = nodes;
+    b->lookups = n;
+    b->n = kept;
+    free(level), free(map), free(count);
     return MG_OK;
 }
 
@@ -291,6 +402,7 @@ static int copy_graph(mg_batch *b, mg_arena *a, int32_t root, const int32_t *inp
     b->n = nl + p->n;           /* (both below the arena's capacity: no overflow) */
     b->nodes = calloc((size_t)(uint32_t)b->n, sizeof *b->nodes);
     b->kids = malloc((size_t)(nkids ? nkids : 1) * sizeof *b->kids);
+    b->nkids = nkids;
     b->by_node = malloc((size_t)(uint32_t)b->n * 2 * sizeof *b->by_node);
     int status = b->nodes && b->kids && b->by_node ? MG_OK : MG_ENOMEM;
     int64_t at = 0;
@@ -368,6 +480,7 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
     b->a = a;
     b->inputs = n;
     b->held = -1;
+    LOCK_INIT(&b->lock);
     LOCK(&a->lock);
     kernels();
     int status = mg_alive(a, root) ? copy_graph(b, a, root, inputs, n, bad) : MG_EINDEX;
@@ -376,6 +489,10 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
         b->held = root;
     }
     UNLOCK(&a->lock);
+    if (status == MG_OK)
+        status = fuse_chains(b);
+    if (status == MG_OK)
+        status = reorder(b);
     for (int32_t j = 0; j < b->n && status == MG_OK; j++)
         b->nodes[j].slot = b->nodes[j].laned ? b->laned++ : b->shared++;
     if (status == MG_OK)
@@ -383,7 +500,7 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
     if (status == MG_OK)
         status = make_lists(b);
     if (status == MG_OK) {
-        qsort(b->by_node, (size_t)b->n, 2 * sizeof(int32_t), by_node);
+        qsort(b->by_node, (size_t)b->lookups, 2 * sizeof(int32_t), by_node);
         b->sdata = malloc((size_t)(b->shared + 1) * sizeof(double));
         b->sgrad = malloc((size_t)(b->shared + 1) * sizeof(double));
         b->sint = malloc((size_t)(b->shared + 1));
@@ -395,7 +512,6 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
         mg_batch_free(b);
         return status;
     }
-    LOCK_INIT(&b->lock);
     *out = b;
     return MG_OK;
 }
@@ -443,6 +559,11 @@ static int may_int(const mg_batch *b, int32_t j)
     case MG_POW:
         return all && n->arg_int && n->arg >= 0;
     case MG_TANH: case MG_EXP: case MG_LOG: case MG_SIGMOID: case MG_LSE:
+        return 0;
+    case MG_PICK:                                   /* one of x's: any of them */
+        for (int32_t e = 1; e < n->nk; e++)
+            if (holds_int(b, k[e]))
+                return 1;
         return 0;
     default:
         return all;             /* +, *, ** Value, dot: when their operands are ints */
@@ -644,11 +765,13 @@ int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double 
     *bad = -1;
     LOCK(&b->lock);
     int status = b->state >= (field == MG_DATA ? 1 : 2) ? MG_OK : MG_EINDEX;
-    for (int32_t k = 0; k < n && status == MG_OK; k++)
-        if (local_of(b, idx[k]) < 0) {
+    for (int32_t k = 0; k < n && status == MG_OK; k++) {
+        int32_t j = local_of(b, idx[k]);
+        if (j < 0) {
             *bad = k;
-            status = MG_EINDEX;
+            status = j == -1 ? MG_EINDEX : MG_EOP;
         }
+    }
     double scale = field == MG_GRAD && b->mean && b->rows > 0 ? (double)b->rows : 1;
     for (int32_t k = 0; k < n && status == MG_OK; k++) {
         const bnode *v = &b->nodes[local_of(b, idx[k])];

@@ -27,6 +27,8 @@ typedef struct {
     uint8_t may_int;        /* laned, this forward: whether a lane may hold a Python int
                                (a shared node's flag is known: sint, holds_int) */
     uint8_t arg_int;
+    uint8_t single;         /* its only reference is its one parent's (no Value holds it) */
+    uint8_t fused;          /* a node of a chain of + and * that a dot replaced: not run */
     int8_t tile;            /* a dot: how many dots a tile starting here has (1..TILE);
                                -1: a later dot of a tile; 0: not in a tile */
     int32_t node;           /* the arena's node */
@@ -48,6 +50,7 @@ typedef struct mg_batch {
     int64_t tiled;          /* weights in tiles (TILE rows each) */
     bnode *nodes;           /* children first; leaves before the first non-leaf */
     int32_t *kids;          /* operands, by local index */
+    int64_t nkids;
     int32_t *input;         /* the inputs' local indices, in column order */
     int32_t *xslot;         /* tiles' inputs, as lane rows */
     int32_t *wslot;         /* tiles' weights, as shared slots ([p][q], -1: no dot q) */
@@ -56,7 +59,8 @@ typedef struct mg_batch {
     int32_t *pnode;         /* the shared leaves' nodes: shared leaf k has slot k */
     int32_t *gshared;       /* gslot g's shared slot */
     int32_t held;           /* root, whose node the batch holds a reference to */
-    int32_t *by_node;       /* (node, local index) pairs sorted by node: lookups */
+    int32_t *by_node;       /* (node, local index) pairs sorted by node, lookups of them */
+    int32_t lookups;
     /* the walks, as lists of local indices (children first): the laned non-leaves to run
      * (a tile by its first dot), the shared non-leaves, the shared leaves (the
      * parameters) and every laned node */

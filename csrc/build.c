@@ -62,8 +62,10 @@ static int push(mg_arena *a, int op, const int32_t *k, int32_t n, double arg, in
     if (op < 0 || op >= MG_OP_COUNT)
         return MG_EOP;
     int nary = arity[op] == NARY;
-    if (nary ? n < (op == MG_PY ? 0 : 1) || (op == MG_DOT && n % 2 == 0) : n != arity[op])
-        return MG_EINDEX;       /* n-ary: one child at least (MG_PY: any); a dot: start and pairs */
+    if (nary ? n < (op == MG_PY ? 0 : op == MG_PICK ? 2 : 1) || (op == MG_DOT && n % 2 == 0)
+             : n != arity[op])
+        return MG_EINDEX;       /* n-ary: one child at least (MG_PY: any; a pick: the index and
+                                   a value); a dot: start and pairs */
     for (int32_t j = 0; j < n; j++)
         if (!mg_alive(a, k[j]))
             return MG_EINDEX;

@@ -87,6 +87,27 @@ static inline void lse_backward_n(mg_arena *a, int32_t i, const int32_t *k, int3
         add_grad(a, k[j], lse_dx(data_of(a, k[j]), a->data[i], g));
 }
 
+/* pick: children t, x0, ..., x_{k-1}; out = x[t] */
+static inline mg_result pick_forward_n(const mg_arena *a, const int32_t *k, int32_t n)
+{
+    int32_t j = 0;
+    int status = pick_index(a->data[k[0]], n - 1, &j);
+    if (status != MG_OK)
+        return (mg_result){ 0, 0, status };
+    return pick_forward(data_of(a, k[1 + j]));
+}
+
+/* x[t].grad += out.grad, t read from current data, as every rule reads its operands. An
+ * index made bad since the last forward (t.data = 1.5, no forward()) passes nothing on:
+ * a backward cannot fail, and that x[t] names no value. */
+static inline void pick_backward_n(mg_arena *a, int32_t i, const int32_t *k, int32_t n,
+                                   mg_number g)
+{
+    int32_t j = 0;
+    if (pick_index(a->data[k[0]], n - 1, &j) == MG_OK)
+        add_grad(a, k[1 + j], pick_dx(data_of(a, k[1 + j]), a->data[i], g));
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 /* each kind's call of its rule (ops.def), as a case of forward() and backward_node() */

@@ -179,6 +179,23 @@ static lane_fail lse_lanes_forward(mg_batch *b, int32_t j, int64_t b0, int64_t b
     return failed(MG_OK, j, 0);
 }
 
+/* pick over lanes: each row's index from t's lane (pick_index), then that row of x[t] */
+static lane_fail pick_lanes_forward(mg_batch *b, int32_t j, int64_t b0, int64_t b1)
+{
+    const bnode *n = &b->nodes[j];
+    const int32_t *k = b->kids + n->k0;
+    lane_out o = out_of(b, j);
+    lane_in t = in_of(b, k[0]);
+    for (int64_t r = b0; r < b1; r++) {
+        int32_t e;
+        int status = pick_index(t.v[r * t.s], n->nk - 1, &e);
+        if (status != MG_OK)
+            return failed(status, j, r);
+        put(o, r, python_result(pick_forward(num(in_of(b, k[1 + e]), r))));
+    }
+    return failed(MG_OK, j, 0);
+}
+
 static lane_fail py_lanes_forward(mg_batch *b, int32_t j, int64_t b0, int64_t b1)
 {
     (void)b, (void)b0, (void)b1;
@@ -382,6 +399,24 @@ static void lse_lanes_backward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, i
     for (int32_t e = 0; e < b->nodes[j].nk; e++) {
         lane_in x = in_of(b, k[e]);
         TERMS(k[e], lse_dx(num(x, r), o.v[r * o.s], real(g[r * gs])))
+    }
+}
+
+/* each x gets g on the rows that picked it (0 on the others) */
+static void pick_lanes_backward(mg_batch *b, int32_t j, int64_t b0, int64_t b1, int64_t chunk,
+                                const double *g, int64_t gs, double *t)
+{
+    const int32_t *k = b->kids + b->nodes[j].k0;
+    int32_t nk = b->nodes[j].nk;
+    lane_in ti = in_of(b, k[0]), o = in_of(b, j);
+    for (int32_t e = 1; e < nk; e++) {
+        lane_in x = in_of(b, k[e]);
+        for (int64_t r = b0; r < b1; r++) {
+            int32_t pick;
+            int picked = pick_index(ti.v[r * ti.s], nk - 1, &pick) == MG_OK && pick == e - 1;
+            t[r - b0] = picked ? pick_dx(num(x, r), o.v[r * o.s], real(g[r * gs])).value : 0;
+        }
+        give(b, k[e], t, b0, b1, chunk);
     }
 }
 

@@ -15,6 +15,8 @@ static const char *const messages[] = {
     "negative number cannot be raised to a fractional power",
     "unknown op",
     "an op defined in Python",
+    "index is not an integer",
+    "index out of range",
 };
 _Static_assert(sizeof messages / sizeof *messages == MG_STATUS_COUNT, "one message per status");
 

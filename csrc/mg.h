@@ -18,6 +18,8 @@ typedef enum {
     MG_OK = 0, MG_ENOMEM, MG_EINDEX, MG_EZERODIV, MG_ERANGE, MG_EDOMAIN, MG_ECOMPLEX,
     MG_EOP,
     MG_EPYTHON,           /* the graph has a node whose rule is Python code (see MG_PYTHON) */
+    MG_ENOTINT,           /* MG_PICK's index is not a whole number (1.5, nan, inf): TypeError */
+    MG_EBOUNDS,           /* MG_PICK's index is outside -k..k-1 for k values: IndexError */
     MG_STATUS_COUNT
 } mg_status;
 
@@ -27,6 +29,7 @@ typedef enum {            /* the rows of csrc/ops.def, in order (ops.h asserts i
     MG_POWV,              /* x ** y with y a node (a Value exponent); MG_POW's y is arg */
     MG_DOT,               /* n-ary: children start, w0, x0, w1, x1, ... (edges array) */
     MG_LSE,               /* n-ary: log(sum(exp(x))), shifted by the largest x */
+    MG_PICK,              /* n-ary: children t, x0, x1, ...: x[t], t a node (labels as data) */
     MG_PY,                /* n-ary, any number of children: an op defined in Python
                              (micrograd's Value(data, children, op)); data given, no rule */
     MG_OP_COUNT
@@ -36,7 +39,7 @@ typedef enum {            /* how Python prints an op's node in an error message 
     MG_KIND_LEAF = 0,
     MG_KIND_INFIX,        /* x op y: MG_ADD, MG_MUL, MG_POW, MG_POWV */
     MG_KIND_CALL,         /* name(x): relu, tanh, exp, log, sigmoid */
-    MG_KIND_NARY,         /* dot, logsumexp */
+    MG_KIND_NARY,         /* dot, logsumexp, pick */
     MG_KIND_PYTHON,       /* MG_PY */
     MG_KIND_COUNT
 } mg_kind;
@@ -120,7 +123,7 @@ int32_t mg_dot(mg_arena *a, int32_t start, const int32_t *w, const int32_t *x,
  * caller; returns the first index, or minus an mg_status, having changed nothing.
  * is_int == NULL: every value is a float. */
 int32_t mg_leaves(mg_arena *a, const double *values, const uint8_t *is_int, int32_t n);
-/* an n-ary node (MG_DOT, MG_LSE) over kids[0..n): same contract as mg_push */
+/* an n-ary node (MG_DOT, MG_LSE, MG_PICK) over kids[0..n): same contract as mg_push */
 int32_t mg_push_n(mg_arena *a, int op, const int32_t *kids, int32_t n);
 /* an MG_PY node over kids[0..n) (n >= 0) holding data: an op whose forward and backward
  * are Python code; same contract as mg_push (its index always has MG_PYTHON_INDEX) */
@@ -256,7 +259,8 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
 int mg_batch_backward(mg_batch *b, int mean, int threads);
 /* nodes idx[0..n) of the graph, their data (MG_DATA, of the last forward) or grads
  * (MG_GRAD, of the last backward: of the mean when it was one) on every row:
- * out[r * n + k]; MG_EINDEX (*bad = k) for a node not in the batch */
+ * out[r * n + k]; MG_EINDEX (*bad = k) for a node not in the batch, MG_EOP for one it
+ * does not run (a node inside a sum of products that nothing else uses: a dot ran it) */
 int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double *out,
                   int32_t *bad);
 const char *mg_kernels(void);    /* the lane kernels in use: baseline, avx2 or avx512 */

@@ -28,6 +28,7 @@
 #ifndef MG_RULES_H
 #define MG_RULES_H
 #include <math.h>
+#include <stdint.h>
 #include "mg.h"
 
 #if defined(__GNUC__)
@@ -205,6 +206,29 @@ RULE mg_number lse_dx(mg_number x, double out, mg_number g)
 {
     return real(exp(x.value - out) * g.value);
 }
+
+/* ---------------------------------------------------------------- pick
+ * x[t] of k values x, t a number (an index given as data: a class label that a replay or
+ * a lane changes). eval.h walks the children t, x0, ..., x_{k-1}; these are the pieces
+ * over plain numbers, for one node or one lane. */
+
+/* values[t] as a Python list indexes (-1 is the last), t a whole number: an int or a
+ * float such as 3.0, since a lane holds floats. The position, or MG_ENOTINT where t is
+ * not a whole number (1.5, nan, inf: Python's TypeError for list[1.5]) or MG_EBOUNDS
+ * where it is outside -k..k-1 (list index out of range: IndexError). */
+RULE int pick_index(double t, int32_t k, int32_t *out)
+{
+    if (!isfinite(t) || t != floor(t))
+        return MG_ENOTINT;
+    if (t < -(double)k || t >= (double)k)
+        return MG_EBOUNDS;
+    *out = (int32_t)(t < 0 ? t + k : t);
+    return MG_OK;
+}
+/* out = x[t], an int if x[t] is */
+RULE mg_result pick_forward(mg_number x) { return result(x.value, x.is_int); }
+/* x[t].grad += out.grad; t gets nothing (an index has no derivative, as torch's gather) */
+RULE mg_number pick_dx(mg_number x, double out, mg_number g) { return g; }
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop

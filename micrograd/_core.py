@@ -23,7 +23,8 @@ lib.mg_use(_arena)              # the hot calls (lib.mg_use_*) take no arena arg
 
 _EXC = {lib.MG_ENOMEM: MemoryError, lib.MG_EINDEX: IndexError,
         lib.MG_EZERODIV: ZeroDivisionError, lib.MG_ERANGE: OverflowError,
-        lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError, lib.MG_EPYTHON: ValueError}
+        lib.MG_EDOMAIN: ValueError, lib.MG_ECOMPLEX: ValueError, lib.MG_EPYTHON: ValueError,
+        lib.MG_ENOTINT: TypeError, lib.MG_EBOUNDS: IndexError}     # a list's x[1.5], x[10]
 
 
 def _strerror(status):
@@ -57,6 +58,17 @@ def _op_error(status, op, lhs, rhs, arg, arg_is_int):
     if status in (lib.MG_EZERODIV, lib.MG_ECOMPLEX):
         return f"{expr}: {_strerror(status)}"
     return None                                 # not the operands' fault: out of memory
+
+
+def _nary_error(status, op, kids):
+    """The message of the error `status` of an n-ary node op(*kids), naming its operands
+    where they are at fault: pick's index ('pick index 1.5 is not an integer')."""
+    if status not in (lib.MG_ENOTINT, lib.MG_EBOUNDS):
+        return None                             # out of memory: no operand's fault
+    t, k = _read(kids[0], lib.MG_DATA), len(kids) - 1
+    if status == lib.MG_ENOTINT:
+        return f"{_op_name(op)} index {t!r} is not an integer"
+    return f"{_op_name(op)} index {t!r} is out of range for {k} values"
 
 
 def _number(x, what="Value data"):

@@ -15,8 +15,8 @@ import os
 import threading
 import weakref
 
-from micrograd._core import (_EXC, _arena, _check, _is_nary, _node_fields, _number, _op_error,
-                             _op_name, _read, _strerror, ffi, lib)
+from micrograd._core import (_EXC, _arena, _check, _is_nary, _kids, _nary_error, _node_fields,
+                             _number, _op_error, _op_name, _read, _strerror, ffi, lib)
 
 Value: Any = None   # engine.py's Value, set there once it exists: the class ops make
 TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
@@ -206,7 +206,8 @@ def _retry(i, push, args):
         _flush(wait=True)
         i = push(*args)
     if i < 0:
-        _check(-i, _op_error(-i, *args) if push is _push else None)
+        _check(-i, _op_error(-i, *args) if push is _push
+               else _nary_error(-i, args[1], args[2]) if push is lib.mg_push_n else None)
     return i
 
 
@@ -320,8 +321,9 @@ def _replay_error(status, i):
         raise ValueError(f"forward() cannot replay {name!r}, an op defined in Python (its "
                          "forward is your Python code): build the graph anew")
     op, lhs, rhs = _node_fields(i)
-    message = None
-    if not _is_nary(op):
+    if _is_nary(op):
+        message = _nary_error(status, op, _kids(i))
+    else:
         arg = _read(i, lib.MG_ARG)
         message = _op_error(status, op, lhs, rhs, float(arg), type(arg) is int)
     raise _EXC.get(status, RuntimeError)(

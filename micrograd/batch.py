@@ -133,6 +133,10 @@ class Batch:
         if status == lib.MG_EINDEX and bad[0] >= 0:
             raise ValueError(f"values[{bad[0]}] ({values[bad[0]]!r}) is not a node of this "
                              "Batch's graph")
+        if status == lib.MG_EOP and bad[0] >= 0:
+            raise ValueError(f"values[{bad[0]}] ({values[bad[0]]!r}) is inside a sum of "
+                             "products that the Batch runs as one dot: it has no rows of its "
+                             "own (hold a Value of it before making the Batch to keep them)")
         _check(status)
         return result
 

@@ -106,6 +106,9 @@ def report():
             else "unknown (built before micrograd-c 1.0.0)"
         lines.append(f"C extension:  {mg.__file__} (ABI {lib.mg_abi_version()})")
         lines.append(f"compiled by:  {info}")
+        if hasattr(lib, "mg_kernels"):      # the lane kernels of Batch, for this CPU
+            lines.append(f"kernels:      {ffi.string(lib.mg_kernels()).decode()} "
+                         "(Batch's lanes; MG_KERNELS=baseline forces the baseline)")
     except ImportError as e:
         lines.append(f"C extension:  not importable ({e})")
     lines.append(f"micrograd-c:  {ours_v} in {_where(DIST)}" if ours_v else

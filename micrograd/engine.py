@@ -15,7 +15,8 @@ _pyops (ops defined in Python), _bulk (set_data, get_data, get_grad); batch (Bat
 """
 from __future__ import annotations
 
-__all__ = ["Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad", "Batch"]
+__all__ = ["Value", "leaves", "dot", "logsumexp", "pick", "set_data", "get_data", "get_grad",
+           "Batch"]
 
 from itertools import islice
 
@@ -26,8 +27,8 @@ from micrograd._core import (_arena, _check, _kids, _node_fields, _number, _op_n
 from micrograd._handles import _binary, _leaf, _new_handle, _new_node, _replay_error, _unary, _value_of
 from micrograd._handles import _flush, _python, stats  # noqa: F401  (stats() is ours; for tests)
 from micrograd._mg.lib import (MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_DATA, MG_GRAD, MG_ARG,
-                               MG_LABEL)
+                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_PICK, MG_DATA, MG_GRAD,
+                               MG_ARG, MG_LABEL)
 
 # Annotations are for type checkers only (py.typed): never evaluated (the __future__
 # import), and typing is not imported at run time (its objects cost every collection
@@ -309,6 +310,18 @@ def logsumexp(values: Iterable[Value | Number]) -> Value:
     if not values:
         raise ValueError("logsumexp() of an empty sequence")
     return _push_n(MG_LSE, values)
+
+
+def pick(values: Iterable[Value | Number], index: Value | Number) -> Value:
+    """values[index] as one node whose index is data: a Value (a class label, say) whose
+    data a replay (forward()) reads again, or a number. The index must be a whole number
+    (3 or 3.0), counted as a list counts (-1 is the last): else TypeError (1.5, nan, inf)
+    or IndexError (out of range), at build and at replay. The picked value's grad gets
+    out.grad; the index gets none (it has no derivative, as torch's gather)."""
+    values = [_as_value(v) for v in values]
+    if not values:
+        raise ValueError("pick() from an empty sequence")
+    return _push_n(MG_PICK, [_as_value(index)] + values)
 
 
 _handles.Value = Value      # the class of the Values that ops make

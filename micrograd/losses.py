@@ -2,8 +2,9 @@
 
 Nothing here reads .data while building: change the leaves (set_data) and
 loss.forward() gives the loss of the new data. A class given as an int is
-chosen when the graph is built; to change labels between replays, give
-targets as Values (one-hot or probabilities) and set their data instead.
+chosen when the graph is built; to change labels between replays, give the
+class index as a Value (its data is read again: engine.pick), or targets as
+Values (one-hot or probabilities), and set their data instead.
 Not here: reductions other than the mean, or a loss object with state.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numbers
 import operator
 
-from micrograd.engine import Value, dot, logsumexp
+from micrograd.engine import Value, dot, logsumexp, pick
 
 TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ def hinge(scores: Iterable[Value], labels: Iterable[Value | Number]) -> Value:
 
 
 def cross_entropy(logits: Iterable[Value | Number] | Iterable[Sequence[Value | Number]],
-                  target: SupportsIndex | Iterable[Any]) -> Value:
+                  target: SupportsIndex | Value | Iterable[Any]) -> Value:
     """Softmax cross-entropy, as torch's cross_entropy: logsumexp(logits) - logits[target]
-    for a class index (an int, a numpy integer); sum(t) * logsumexp(logits) - sum(t_k *
+    for a class index (an int, a numpy integer; or a Value holding it, picked again at each
+    replay: a label that is data, engine.pick); sum(t) * logsumexp(logits) - sum(t_k *
     logits_k) for target probabilities t (a list, tuple or numpy array of numbers, or of
     Values to be changed between replays). logsumexp is one node that subtracts the
     largest logit first: stable at any scale. Batched: a list of logit lists and a list
@@ -52,6 +54,8 @@ def cross_entropy(logits: Iterable[Value | Number] | Iterable[Sequence[Value | N
     if not logits:
         raise ValueError("cross_entropy needs at least one logit")
     lse = logsumexp(logits)
+    if isinstance(target, Value):       # the class index as data
+        return lse - pick(logits, target)
     index = _class_index(target, len(logits))
     if index is not None:
         return lse - logits[index]
@@ -72,7 +76,7 @@ def _class_index(target: Any, n: int) -> int | None:
             if not -n <= index < n:
                 raise IndexError(f"target {index} is out of range for {n} classes")
             return index
-    if isinstance(target, (bool, numbers.Number, str, bytes, Value)) \
+    if isinstance(target, (bool, numbers.Number, str, bytes)) \
             or getattr(target, "ndim", None) == 0:
         whole = _whole(target)
         hint = "" if whole is None else f": give the int {whole} for class {whole}"

@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from micrograd.engine import Value, dot, logsumexp
+from micrograd.engine import Value, dot, logsumexp, pick
 
 N = -1                # arity of an n-ary op (C's mg_op_arity): children in the edges array
 F64 = torch.float64
@@ -125,6 +125,14 @@ OPS = (
     )),
     Op("MG_LSE", "logsumexp", N, "NARY", False, (
         Form("logsumexp", lambda x, y: logsumexp([x, y, 1.0]), _lse_torch, at=((0.4, -1.3),)),
+    )),
+    Op("MG_PICK", "pick", N, "NARY", False, (     # the index a constant: its derivative is none
+        Form("pick", lambda x, y: pick([x, y, 0.5], 1),
+             lambda x, y: torch.stack([x, y, torch.tensor(0.5, dtype=F64)])[1],
+             exact=True, at=((0.4, -1.3),)),
+        Form("pick_negative", lambda x, y: pick([x, y], Value(-2.0)),
+             lambda x, y: torch.stack([x, y])[-2],
+             exact=True, at=((0.4, -1.3),)),
     )),
     Op("MG_PY", "python", N, "PYTHON", True,
        no_torch="its rule is Python code of the user's: test_python_ops.py compares graphs "

@@ -6,10 +6,14 @@ batches) against torch.nn.functional or the same torch expression, to relative
 1e-12; cross_entropy stays finite at +-1000 and replays correctly when new logits
 move the largest one (its shift is chosen at forward time), takes numpy targets as it
 takes lists; bad inputs raise (a float class label with a message that says what to give).
+A class label given as a Value (a pick node): the int label's loss and grads bit for
+bit, PyTorch's, following the label's data at replay; bad labels raise at build and at
+replay, and the graph works on.
 Not here: replay of random graphs (test_replay.py).
 """
 import math
 import random
+import re
 
 import pytest
 import torch
@@ -18,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 
 from micrograd import losses
 from micrograd.gradcheck import gradcheck
-from micrograd.engine import Value, logsumexp, set_data, stats
+from micrograd.engine import Value, get_grad, logsumexp, set_data, stats
 
 F64 = torch.float64
 INF = math.inf
@@ -333,3 +337,93 @@ def test_a_class_label_that_is_not_an_int_says_what_to_give(make, hint):
     assert "class index (an int)" in message and "3 probabilities" in message, message
     assert type(target).__name__ in message and repr(target) in message, message
     assert (hint in message) if hint else "give the int" not in message, message
+
+
+# ---------------------------------------------------------------- a class label as data
+
+@settings(max_examples=100, derandomize=True, deadline=None, database=None)
+@given(st.integers(1, 8).flatmap(lambda k: st.tuples(
+    st.lists(st.floats(-1000, 1000, allow_nan=False), min_size=k, max_size=k),
+    st.integers(-k, k - 1), st.booleans())))
+def test_cross_entropy_with_a_value_label_is_the_int_label_s_bit_for_bit_and_torch_s(case):
+    z, label, as_float = case
+    zs, ints = [Value(x) for x in z], [Value(x) for x in z]
+    t = Value(float(label) if as_float else label)
+    out, same = losses.cross_entropy(zs, t), losses.cross_entropy(ints, label)
+    out.backward()
+    same.backward()
+    assert out.data == same.data and grads_of(zs) == grads_of(ints) and t.grad == 0
+    tz = tensor(z)
+    tout = F.cross_entropy(tz[None], torch.tensor([label % len(z)]))
+    tout.backward()
+    # lse - z[t] cancels: rounding is relative to the logits, not to the loss
+    assert abs(out.data - tout.item()) <= 1e-12 * max(1.0, *map(abs, z))
+    close_all(grads_of(zs), tz.grad.tolist(), rel=1e-12)
+
+
+def test_cross_entropy_follows_the_value_label_at_replay():
+    z = rand_logits(30, 5, 1000.0)
+    zs, t = [Value(x) for x in z], Value(0)
+    out = losses.cross_entropy(zs, t)
+    for label in (3, -1, 2.0, 0):
+        t.data = label
+        out.forward()
+        for v in zs:
+            v.grad = 0
+        out.backward()
+        fresh_zs = [Value(x) for x in z]
+        fresh = losses.cross_entropy(fresh_zs, int(label))
+        fresh.backward()
+        assert out.data == fresh.data and grads_of(zs) == grads_of(fresh_zs)
+        tz = tensor(z)
+        F.cross_entropy(tz[None], torch.tensor([int(label) % 5])).backward()
+        close_all(grads_of(zs), tz.grad.tolist())
+
+
+def test_batched_cross_entropy_with_value_labels_replays_new_labels_as_torch():
+    Z = [rand_logits(40 + k, 4, 4.0) for k in range(6)]
+    Zs = [[Value(x) for x in row] for row in Z]
+    ts = [Value(0) for _ in Z]
+    out = losses.cross_entropy(Zs, ts)
+    for labels in ([2, 0, 1, 3, 3, 0], [1, 1, 0, 2, 3, 2]):
+        set_data(ts, labels)            # floats, as a batch's input column
+        out.forward()
+        for v in [v for row in Zs for v in row]:
+            v.grad = 0
+        out.backward()
+        tz = tensor(Z)
+        tout = F.cross_entropy(tz, torch.tensor(labels))
+        tout.backward()
+        close_all([out.data], [tout.item()])
+        close_all(get_grad([v for row in Zs for v in row]), tz.grad.flatten().tolist())
+        assert list(get_grad(ts)) == [0.0] * len(ts)
+
+
+BAD_LABELS = [(1.5, TypeError, "1.5 is not an integer"), (math.nan, TypeError, "nan is not"),
+              (INF, TypeError, "inf is not"), (10, IndexError, "10 is out of range for 10"),
+              (-11, IndexError, "-11 is out of range for 10")]
+
+
+@pytest.mark.parametrize("bad, exc, says", BAD_LABELS, ids=lambda x: repr(x))
+def test_a_bad_value_label_raises_at_build_naming_it(bad, exc, says):
+    with pytest.raises(exc, match="^pick index " + re.escape(says)):
+        losses.cross_entropy([Value(float(k)) for k in range(10)], Value(bad))
+
+
+@pytest.mark.parametrize("bad, exc, says", BAD_LABELS, ids=lambda x: repr(x))
+def test_a_bad_value_label_raises_at_replay_and_the_graph_works_on(bad, exc, says):
+    z = rand_logits(50, 10)
+    zs, t = [Value(x) for x in z], Value(-10)
+    out = losses.cross_entropy(zs, t)
+    old = out.data
+    t.data = bad
+    with pytest.raises(exc, match=r"^forward\(\): pick index " + re.escape(says)):
+        out.forward()
+    assert out.data == old
+    t.data = 9
+    out.forward()
+    out.backward()
+    fresh_zs = [Value(x) for x in z]
+    fresh = losses.cross_entropy(fresh_zs, 9)
+    fresh.backward()
+    assert out.data == fresh.data and grads_of(zs) == grads_of(fresh_zs)

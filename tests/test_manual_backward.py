@@ -115,7 +115,8 @@ def test_backward_of_an_int_grad_keeps_micrograd_ints():
 
 
 @pytest.mark.parametrize("module, names", [
-    ("micrograd.engine", {"Value", "leaves", "dot", "logsumexp", "set_data", "get_data", "get_grad"}),
+    ("micrograd.engine", {"Value", "leaves", "dot", "logsumexp", "pick", "set_data", "get_data",
+                          "get_grad"}),
     ("micrograd.nn", {"Module", "Neuron", "Layer", "MLP", "save", "load", "to_torch", "from_torch",
                       "Value", "random"}),
 ])

@@ -7,6 +7,7 @@ table's tests and the op-driven tests (PyTorch, finite differences, fuzzing) run
 If the code drifts from the recipe, a step no longer applies and this fails: update both.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,11 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+ABI = int(re.search(r"#define MG_ABI_VERSION (\d+)", (ROOT / "csrc/mg.h").read_text())[1])
 
 STEPS = [   # (file, text the recipe puts its line beside, the text with the new line)
     ("csrc/mg.h", "    MG_OP_COUNT", "    MG_SOFTPLUS,\n    MG_OP_COUNT"),
-    ("csrc/mg.h", "#define MG_ABI_VERSION 5", "#define MG_ABI_VERSION 6"),
-    ("micrograd/_core.py", "_ABI_VERSION = 5", "_ABI_VERSION = 6"),
+    ("csrc/mg.h", f"#define MG_ABI_VERSION {ABI}", f"#define MG_ABI_VERSION {ABI + 1}"),
+    ("micrograd/_core.py", f"_ABI_VERSION = {ABI}", f"_ABI_VERSION = {ABI + 1}"),
     ("csrc/ops.def", 'PYTHON, py)\n', 'PYTHON, py)\nOP(MG_SOFTPLUS, "softplus", 1, CALL, softplus)\n'),
     ("csrc/rules.h", "#if defined(__GNUC__)\n#pragma GCC diagnostic pop", """\
 /* log(1 + exp(x)) */

@@ -19,11 +19,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from micrograd import engine
 from micrograd._mg import lib
-from micrograd.engine import Value, dot, logsumexp, set_data
+from micrograd.engine import Value, dot, logsumexp, pick, set_data
 from concurrency import run_threads
 import ops
 
-ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+ERRORS = (ValueError, ZeroDivisionError, OverflowError, TypeError, IndexError)  # the last two: pick's
 
 
 def arena_stats():
@@ -76,6 +76,9 @@ def build(prog, leaf_data):
         elif kind == "lse":
             used.update(a[1] for a in ins[1] if a[0] == "v")
             out = logsumexp([operand(vals, a) for a in ins[1]])
+        elif kind == "pick":            # [pick, index, [values]]: the index a node or a number
+            used.update(a[1] for a in [ins[1]] + ins[2] if a[0] == "v")
+            out = pick([operand(vals, a) for a in ins[2]], operand(vals, ins[1]))
         vals.append(out)
     sinks = [v for k, v in enumerate(vals) if k >= len(leaves) and k not in used]
     root = sinks[0]
@@ -103,8 +106,8 @@ def programs(draw):
         return var() if draw(st.booleans()) else ["c", draw(numbers)]
 
     for _ in range(draw(st.integers(1, 10))):
-        kind = draw(st.sampled_from(["+", "-", "*", "/", "**", "**v", "rpow", "dot", "lse"]
-                                    + UNARY))
+        kind = draw(st.sampled_from(["+", "-", "*", "/", "**", "**v", "rpow", "dot", "lse",
+                                     "pick"] + UNARY))
         if kind in ("+", "-", "*", "/"):
             a, b = var(), opnd()
             prog.append([kind] + ([a, b] if draw(st.booleans()) else [b, a]))
@@ -120,6 +123,11 @@ def programs(draw):
             n = draw(st.integers(0, 4))
             pairs = [[var() if draw(st.booleans()) else opnd(), opnd()] for _ in range(n)]
             prog.append([kind, var(), pairs])
+        elif kind == "pick":            # the index mostly a number in range, else a node
+            values = [var()] + [opnd() for _ in range(draw(st.integers(0, 3)))]
+            index = var() if draw(st.integers(0, 5)) == 0 else \
+                ["c", draw(st.integers(-len(values), len(values) - 1))]
+            prog.append([kind, index, values])
         else:
             prog.append([kind, [var()] + [opnd() for _ in range(draw(st.integers(0, 3)))]])
         size += 1
@@ -216,9 +224,10 @@ def test_generated_programs_use_every_op_and_mostly_replay():
         except ERRORS:
             outcomes.append("error")
     collect()
-    assert seen == {"+", "-", "*", "/", "**", "**v", "rpow", "dot", "lse"} | set(UNARY)
+    assert seen == {"+", "-", "*", "/", "**", "**v", "rpow", "dot", "lse", "pick"} | set(UNARY)
     assert {op.label for op in ops.OPS if op.forms} <= labels
-    assert outcomes.count("ok") >= len(outcomes) // 2 and "error" in outcomes
+    ok, error = outcomes.count("ok"), outcomes.count("error")    # ("int node" marks an ok)
+    assert ok >= (ok + error) // 2 and error
     assert outcomes.count("int node") >= 10
 
 
