@@ -18,8 +18,8 @@ DESCRIPTIONS = {
              "(random.seed(1337)) on the same data. micrograd-c Batch: one example's graph, "
              "MLP(..., fused=True), run over the rows as lanes, `batch.forward(X); "
              "batch.backward()` and optim.SGD. The replay path (small sizes only): a graph "
-             "of {batch} copies built once and replayed (as digits' old BatchGraph). numpy: the step by hand, "
-             "matrix products on one BLAS thread. GFLOP/s: the dots' flops (2 per "
+             "of {batch} copies built once and replayed (as digits' old BatchGraph). numpy: "
+             "the step by hand, matrix products on one BLAS thread. GFLOP/s: the dots' flops (2 per "
              "multiply-add, forward + backward 3x the forward's) per second.",
     "batch_memory": "Memory and build time of a Batch: RSS beyond the model (the data "
                     "allocated before the baseline) of one example's graph of {model} "
@@ -71,8 +71,9 @@ def batch_table(info):
             lines.append(f"| {info['labels'][k]} | {err} | | | | | | | |")
             continue
         rate, frac = gflops(info, k)
+        us_per_row = median(xs) * 1e3 / info["params"]["batch"]
         lines.append(f"| {info['labels'][k]} | {fmt(median(xs))} | {fmt(min(xs))} | "
-                     f"{fmt(max(xs))} | {len(xs)} | {fmt(median(xs) * 1e3 / info['params']['batch'])}"
+                     f"{fmt(max(xs))} | {len(xs)} | {fmt(us_per_row)}"
                      f" | {ratio(torch, median(xs))} | {fmt(rate)} | "
                      f"{f'{frac:.0%}' if frac else '-'} |")
     return lines
@@ -180,7 +181,8 @@ def targets(by_key):
             continue
         required = f">= {need:g}x faster than {name}" if need >= 1 else \
             f"at most {1 / need:g}x slower than {name}"
-        out.append(target(what, required, f"{fmt(ref / ours)}x ({fmt(ours)} vs {fmt(ref)} ms)",
+        how = f"{fmt(ref / ours)}x faster" if ours <= ref else f"{fmt(ours / ref)}x slower"
+        out.append(target(what, required, f"{how} ({fmt(ours)} vs {fmt(ref)} ms)",
                           "yes" if ref / ours >= need else "NO"))
     a, b = per_row(by_key, "batch[mlp784-64]"), per_row(by_key, "batch[mlp784-512]")
     if a and b:

@@ -4,10 +4,11 @@ The 1797 images that ship inside scikit-learn (no download), pixels 0..16 scaled
 0..1, split by a fixed seed into training and held-out images. MLP(64, [32, 10],
 fused=True) (or --hidden's sizes) learns with Adam on minibatches of cross-entropy
 through a micrograd.engine.Batch: the graph of one image is built once (pixel leaves,
-the label's leaves, the logits, the cross-entropy), and each minibatch is its rows run
-over that graph in C (batch.forward on a numpy array: every image a lane of every node),
-one batch.backward (the mean over the images) and one Adam step: a handful of calls into
-C per minibatch, none per node or image. The same Batch, fed all the images at once,
+a leaf holding the class index, the logits, the cross-entropy that picks the label's
+logit), and each minibatch is its rows run over that graph in C (batch.forward on a
+numpy array of pixels and labels: every image a lane of every node), one batch.backward
+(the mean over the images) and one Adam step: a handful of calls into C per minibatch,
+none per node or image. The same Batch, fed all the images at once,
 measures the training and held-out accuracy after each epoch.
 Needs the `data` extra (scikit-learn, numpy); --plot needs matplotlib. Not a data
 loader and not scikit-learn's classifier: only the images come from scikit-learn.
@@ -60,20 +61,21 @@ def _needs_data():
 
 class BatchModel:
     """One image's graph, built once and run over every image of a batch (a Batch): 64
-    pixel leaves and the label's leaves, the logits, the cross-entropy. run(X, y) puts n
-    images and their labels in the Batch's columns; the mean loss over the rows is what
-    batch.backward() differentiates. Any n, call by call: accuracy() runs all at once."""
+    pixel leaves and a label leaf (the class index), the logits, the cross-entropy.
+    run(X, y) puts n images and their labels in the Batch's columns; the mean loss over
+    the rows is what batch.backward() differentiates. Any n, call by call: accuracy()
+    runs all the images at once."""
 
     def __init__(self, model, nin=64, threads=None):
         self.x = [Value(0.0) for _ in range(nin)]
-        self.t = [Value(0.0) for _ in range(CLASSES)]   # the label, one-hot
+        self.t = Value(0)               # the label: a class index, a column of the batch
         self.logits = model(self.x)
-        self.loss = cross_entropy(self.logits, self.t)
-        self.batch = Batch(self.loss, self.x + self.t, threads=threads)
+        self.loss = cross_entropy(self.logits, self.t)     # picks logits[t] on every row
+        self.batch = Batch(self.loss, self.x + [self.t], threads=threads)
 
     def run(self, X, y):
         """Forward on images X (n x 64) with labels y: (the mean loss, the predicted classes)."""
-        losses = self.batch.forward(np.column_stack([X, np.eye(CLASSES)[y]]))
+        losses = self.batch.forward(np.column_stack([X, y.astype(np.float64)]))
         scores = self.batch.data(self.logits, out=np.empty((len(X), CLASSES)))
         return sum(losses) / len(losses), scores.argmax(axis=1)
 

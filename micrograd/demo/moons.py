@@ -4,8 +4,8 @@ Trains MLP(2, [16, 16, 1]) on 100 two-moons points with the notebook's SVM
 max-margin loss, L2 regularisation and decaying SGD, printing each step. Options
 change the data, model and run; --fast trains the same model through a Batch (one
 point's loss graph, built once, run over every point at once in C; micrograd.optim.SGD),
-instead of the notebook's unchanged code, which rebuilds the graph every step; --plot saves the decision boundary and
-the loss curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws
+instead of the notebook's unchanged code, which rebuilds the graph every step; --plot
+saves the decision boundary and the loss curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws
 one neuron's graph with data and grads (micrograd.viz: DOT text with no dependency,
 or SVG/PNG/PDF through Graphviz); --compare runs a few steps of micrograd 0.1.0
 on the same data and init and reports the speed ratio and whether the losses agree.
@@ -74,7 +74,7 @@ def train(model, X, y, steps, horizon=None, on_step=None):
     return history
 
 
-# ---------------------------------------------------------------- --fast: one point's graph, over the batch
+# ---------------------------------------------------------------- --fast: one point's graph, all points
 
 def train_fast(model, X, y, steps, horizon=None, on_step=None):
     """train(), through a micrograd.engine.Batch: the graph of one point's loss is built
