@@ -90,7 +90,7 @@ static int32_t local_of(const mg_batch *b, int32_t i)
 
 /* a dot of the tile kind: laned, with pairs of one shared and one laned operand,
  * put in that order (w * x is x * w, bit for bit, and so are their grads' terms) */
-static int tileable(mg_batch *b, int32_t j)
+static int tileable(mg_batch *b, int32_t j, int32_t *seen, int32_t pass)
 {
     bnode *n = &b->nodes[j];
     if (n->op != MG_DOT || !n->laned || n->nk < 3 || n->nk % 2 == 0)
@@ -98,8 +98,10 @@ static int tileable(mg_batch *b, int32_t j)
     int32_t *k = b->kids + n->k0;
     for (int32_t e = 1; e + 1 < n->nk; e += 2) {
         int lw = b->nodes[k[e]].laned, lx = b->nodes[k[e + 1]].laned;
-        if (lw == lx)
-            return 0;
+        int32_t x = lw ? k[e] : k[e + 1];
+        if (lw == lx || seen[x] == pass)
+            return 0;       /* an input twice: a layer's backward adds each input's grad once */
+        seen[x] = pass;
     }
     for (int32_t e = 1; e + 1 < n->nk; e += 2) {
         if (b->nodes[k[e]].laned) {
@@ -128,17 +130,20 @@ static int same_inputs(const mg_batch *b, int32_t j, int32_t i)
 static int find_tiles(mg_batch *b)
 {
     int64_t xs = 0;
-    int32_t last = -1;
+    int32_t last = -1, pass = 0, *seen = calloc((size_t)(uint32_t)b->n + 1, sizeof *seen);
+    if (!seen)
+        return MG_ENOMEM;
     b->tiled = 0;
     for (int32_t j = b->n - 1; j >= 0; j--)
         b->nodes[j].tile = 0;
     for (int32_t j = 0; j < b->n; ) {
-        if (!tileable(b, j)) {
+        if (!tileable(b, j, seen, ++pass)) {
             j++;
             continue;
         }
         int nt = 1;
-        while (nt < TILE && j + nt < b->n && tileable(b, j + nt) && same_inputs(b, j, j + nt))
+        while (nt < TILE && j + nt < b->n && tileable(b, j + nt, seen, ++pass)
+               && same_inputs(b, j, j + nt))
             nt++;
         bnode *n = &b->nodes[j];
         n->tile = (int8_t)nt;
@@ -155,6 +160,7 @@ static int find_tiles(mg_batch *b)
         last = j;
         j += nt;
     }
+    free(seen);
     b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
     b->wslot = malloc((size_t)(b->tiled ? b->tiled : 1) * sizeof *b->wslot);
     size_t dots = (size_t)b->tiled / TILE + 1;
@@ -553,7 +559,7 @@ static int may_int(const mg_batch *b, int32_t j)
         all &= holds_int(b, k[e]);
     switch ((mg_op)n->op) {
     case MG_LEAF:
-        return 0;                                   /* inputs are floats */
+        return n->may_int;          /* an input: whether its column holds ints (forward) */
     case MG_RELU:
         return 1;                                   /* the int 0 */
     case MG_POW:
@@ -573,6 +579,7 @@ static int may_int(const mg_batch *b, int32_t j)
 typedef struct {
     mg_batch *b;
     const double *x;
+    const uint8_t *x_int;   /* NULL: every input is a float */
     double *scratch;        /* a tile's inputs, packed (lane_kernels.forward) */
     int64_t c0, c1;
     int backward;
@@ -588,10 +595,15 @@ static void *run_job(void *arg)
     for (int64_t c = w->c0; c < w->c1; c++) {
         int64_t b0 = c * CHUNK, b1 = b0 + CHUNK < b->rows ? b0 + CHUNK : b->rows;
         if (!w->backward) {
-            for (int32_t col = 0; col < b->inputs; col++) {     /* the inputs' lanes */
-                double *lane = b->ldata + (int64_t)b->nodes[b->input[col]].slot * b->cap;
-                for (int64_t r = b0; r < b1; r++)
-                    lane[r] = w->x[r * b->inputs + col];
+            for (int64_t r0 = b0; r0 < b1; r0 += ROWS) {       /* the inputs' lanes, */
+                int64_t r1 = r0 + ROWS < b1 ? r0 + ROWS : b1;  /* a line of each at a time */
+                for (int32_t col = 0; col < b->inputs; col++) {
+                    int64_t at = (int64_t)b->nodes[b->input[col]].slot * b->cap;
+                    for (int64_t r = r0; r < r1; r++)
+                        b->ldata[at + r] = w->x[r * b->inputs + col];
+                    for (int64_t r = r0; w->x_int && r < r1; r++)
+                        b->lint[at + r] = w->x_int[r * b->inputs + col];
+                }
             }
             w->fail = k->forward(b, b0, b1, w->scratch);
             if (w->fail.status != MG_OK)
@@ -618,7 +630,8 @@ static void *run_job(void *arg)
 
 /* every chunk, on up to threads threads (contiguous runs of chunks, the first on
  * the caller's); returns the failure of the first chunk that failed */
-static lane_fail run_chunks(mg_batch *b, const double *x, int backward, int threads)
+static lane_fail run_chunks(mg_batch *b, const double *x, const uint8_t *x_int, int backward,
+                            int threads)
 {
     int64_t chunks = (b->rows + CHUNK - 1) / CHUNK;
     int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
@@ -637,7 +650,7 @@ static lane_fail run_chunks(mg_batch *b, const double *x, int backward, int thre
     }
     job jobs[MAX_THREADS];
     for (int q = 0; q < t; q++)
-        jobs[q] = (job){ b, x, b->xpack ? b->xpack + q * scratch : NULL, chunks * q / t, chunks * (q + 1) / t,
+        jobs[q] = (job){ b, x, x_int, b->xpack ? b->xpack + q * scratch : NULL, chunks * q / t, chunks * (q + 1) / t,
                          backward, { MG_OK, -1, 0 } };
 #if MAX_THREADS > 1
     pthread_t ids[MAX_THREADS];
@@ -660,8 +673,8 @@ static lane_fail run_chunks(mg_batch *b, const double *x, int backward, int thre
     return (lane_fail){ MG_OK, -1, 0 };
 }
 
-int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, double *out,
-                     int32_t *bad_node, int64_t *bad_row)
+int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
+                     int threads, double *out, int32_t *bad_node, int64_t *bad_row)
 {
     if (!b || rows < 0 || (rows > 0 && !x) || !bad_node || !bad_row)
         return MG_EINDEX;
@@ -691,16 +704,31 @@ int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, do
     b->rows = rows;
     const lane_kernels *k = kernels();
     lane_fail f = { status, -1, -1 };
+    for (int32_t col = 0; col < b->inputs; col++) {    /* a column of ints: its lanes' flags */
+        uint8_t ints = 0;
+        for (int64_t r = 0; x_int && r < rows; r++)
+            ints |= x_int[r * b->inputs + col];
+        b->nodes[b->input[col]].may_int = ints != 0;
+    }
     if (status == MG_OK)
         f = k->shared_forward(b);
-    for (int32_t s = 0; s < b->nsteps && f.status == MG_OK; s++)
-        if (b->nodes[b->steps[s]].tile == 0)    /* a tile's dots: floats (batch.py) */
-            b->nodes[b->steps[s]].may_int = (uint8_t)may_int(b, b->steps[s]);
-    for (int64_t w = 0; w < b->tiled; w++)      /* the tiles' weights */
-        if (b->wslot[w] >= 0)
-            b->wpack[w] = b->sdata[b->wslot[w]];
+    for (int32_t s = 0; s < b->nsteps && f.status == MG_OK; s++) {
+        bnode *n = &b->nodes[b->steps[s]];
+        if (n->tile > 0) {                      /* the tile's weights */
+            uint8_t ints = 0;
+            for (int64_t w = n->wat; w < n->wat + TILE * (int64_t)((n->nk - 1) / 2); w++) {
+                if (b->wslot[w] >= 0) {
+                    b->wpack[w] = b->sdata[b->wslot[w]];
+                    ints |= b->sint[b->wslot[w]];
+                }
+            }
+            n->ints = ints;     /* an int weight: its dots run one by one (lanes.h) */
+        }
+        for (int q = 0; q < (n->tile > 0 ? n->tile : 1); q++)
+            n[q].may_int = n->tile > 0 && !n->ints ? 0 : (uint8_t)may_int(b, b->steps[s] + q);
+    }
     if (f.status == MG_OK && rows > 0)
-        f = run_chunks(b, x, 0, threads);
+        f = run_chunks(b, x, x_int, 0, threads);
     if (f.status != MG_OK && status == MG_OK) {
         *bad_node = b->nodes[f.at].node;
         *bad_row = b->nodes[f.at].laned ? f.row : -1;
@@ -728,7 +756,7 @@ int mg_batch_backward(mg_batch *b, int mean, int threads)
     }
     const lane_kernels *k = kernels();
     if (b->rows > 0)
-        run_chunks(b, NULL, 1, threads);
+        run_chunks(b, NULL, NULL, 1, threads);
     int64_t chunks = (b->rows + CHUNK - 1) / CHUNK;
     memset(b->sgrad, 0, (size_t)b->shared * sizeof *b->sgrad);
     if (!b->nodes[b->root].laned)

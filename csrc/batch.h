@@ -31,6 +31,7 @@ typedef struct {
     uint8_t fused;          /* a node of a chain of + and * that a dot replaced: not run */
     int8_t tile;            /* a dot: how many dots a tile starting here has (1..TILE);
                                -1: a later dot of a tile; 0: not in a tile */
+    uint8_t ints;           /* a tile, this forward: one of its weights is a Python int */
     int32_t node;           /* the arena's node */
     int32_t slot;           /* laned: its lane row; shared: its index in sdata */
     int32_t gslot;          /* shared, an operand of laned nodes outside tiles: its index

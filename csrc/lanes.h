@@ -579,16 +579,19 @@ static lane_fail chunk_forward(mg_batch *b, int64_t b0, int64_t b1, double *xp)
     int64_t packed = -1;            /* whose inputs xp holds: a tile's xat */
     for (int32_t s = 0; s < b->nsteps; s++) {
         int32_t j = b->steps[s];
-        if (b->nodes[j].tile > 0) {
+        if (b->nodes[j].tile > 0 && !b->nodes[j].ints) {
             if (b->nodes[j].xat != packed)
                 pack_inputs(b, j, b0, b1, xp);
             packed = b->nodes[j].xat;
             tile_forward(b, j, b0, b1, xp);
             continue;
         }
-        lane_fail f = node_forward(b, j, b0, b1);
-        if (f.status != MG_OK)
-            return f;
+        int nt = b->nodes[j].tile > 0 ? b->nodes[j].tile : 1;
+        for (int q = 0; q < nt; q++) {      /* (a tile with an int weight: one by one) */
+            lane_fail f = node_forward(b, j + q, b0, b1);
+            if (f.status != MG_OK)
+                return f;
+        }
     }
     return failed(MG_OK, -1, 0);
 }

@@ -245,14 +245,15 @@ typedef struct mg_batch mg_batch;   /* opaque: it holds a lock */
 int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg_batch **out,
                  int32_t *bad);
 void mg_batch_free(mg_batch *b);
-/* x: rows x n numbers, row-major. Every node's data on row r is the data that
+/* x: rows x n numbers, row-major; x_int (NULL: all floats) whether each is a Python
+ * int. Every node's data on row r is the data that
  * root's forward would give with the inputs' data set to row r; root's to out
  * (NULL: not copied). Up to threads threads: the same bits for any number. On an
  * op's failure, the status mg_forward would return, *bad_node the node and *bad_row
  * its first failing row (-1: a node that depends on no input); nothing the arena
  * holds changes, ever. */
-int mg_batch_forward(mg_batch *b, const double *x, int64_t rows, int threads, double *out,
-                     int32_t *bad_node, int64_t *bad_row);
+int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
+                     int threads, double *out, int32_t *bad_node, int64_t *bad_row);
 /* root's backward on every row of the last forward, summed over the rows (mean: and
  * divided by their count) into the grads of the shared leaves (+=, as mg_backward's
  * leaves); MG_EINDEX if no forward succeeded since the batch was made or grown */

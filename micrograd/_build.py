@@ -74,11 +74,12 @@ ffibuilder.cdef("const char *mg_build_info(void);")
 # A Batch's runs take milliseconds on threads of their own: these wrappers of mg.h's
 # let Python's other threads run meanwhile (the arena has its own lock).
 NO_GIL = """
-static int mg_batch_forward_nogil(mg_batch *b, const double *x, int64_t rows, int threads,
-                                  double *out, int32_t *bad_node, int64_t *bad_row)
+static int mg_batch_forward_nogil(mg_batch *b, const double *x, const uint8_t *x_int,
+                                  int64_t rows, int threads, double *out, int32_t *bad_node,
+                                  int64_t *bad_row)
 {
     PyThreadState *saved = PyEval_SaveThread();
-    int status = mg_batch_forward(b, x, rows, threads, out, bad_node, bad_row);
+    int status = mg_batch_forward(b, x, x_int, rows, threads, out, bad_node, bad_row);
     PyEval_RestoreThread(saved);
     return status;
 }
@@ -91,8 +92,8 @@ static int mg_batch_backward_nogil(mg_batch *b, int mean, int threads)
 }
 """
 ffibuilder.cdef("""
-int mg_batch_forward_nogil(mg_batch *b, const double *x, int64_t rows, int threads,
-                           double *out, int32_t *bad_node, int64_t *bad_row);
+int mg_batch_forward_nogil(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
+                           int threads, double *out, int32_t *bad_node, int64_t *bad_row);
 int mg_batch_backward_nogil(mg_batch *b, int mean, int threads);
 """)
 

@@ -86,12 +86,13 @@ class Batch:
         float64 buffer such as a numpy array, or a sequence of rows); returns root's
         data per row (an array('d'), or out filled). An op that fails on a row raises
         the eager op's exception naming the op and the row; nothing else changes."""
-        x, rows = _rows(X, len(self._inputs))
+        x, x_int, rows = _rows(X, len(self._inputs))
         result = array.array("d", bytes(8 * rows)) if out is None else out
         buf = _out(result, rows, "out")
         node, row = ffi.new("int32_t *"), ffi.new("int64_t *")
         self.rows, self._backward = 0, False
-        status = lib.mg_batch_forward_nogil(self._b, x, rows, self.threads, buf, node, row)
+        status = lib.mg_batch_forward_nogil(self._b, x, x_int, rows, self.threads, buf, node,
+                                            row)
         if status != lib.MG_OK:
             raise _failure(status, node[0], row[0])
         self.rows = rows
@@ -162,7 +163,8 @@ def _input_error(inputs, k):
 
 
 def _rows(X, n):
-    """X as a C array of rows x n float64 numbers, and rows."""
+    """X as a C array of rows x n float64 numbers, whether each is a Python int (as
+    set_data takes them: NULL if none is), and rows."""
     try:
         m = memoryview(X)
     except TypeError:
@@ -175,17 +177,20 @@ def _rows(X, n):
         rows = m.shape[0]
         if not m.c_contiguous:          # read it in C order (numpy slices, transposes)
             m = memoryview(m.tobytes())
-        x = ffi.from_buffer("double[]", m)
+        x, x_int = ffi.from_buffer("double[]", m), ffi.NULL
     else:
         X = [list(row) for row in X]
         rows = len(X)
         for b, row in enumerate(X):
             if len(row) != n:
                 raise ValueError(f"row {b} of X has {len(row)} numbers for {n} inputs")
-        x = ffi.new("double[]", [_number(v, "X")[0] for row in X for v in row])
+        numbers = [_number(v, "X") for row in X for v in row]
+        x = ffi.new("double[]", [v for v, _ in numbers])
+        ints = [is_int for _, is_int in numbers]
+        x_int = ffi.new("uint8_t[]", ints) if any(ints) else ffi.NULL
     if rows == 0:
         raise ValueError("X has no rows")
-    return x, rows
+    return x, x_int, rows
 
 
 def _out(out, n, what):

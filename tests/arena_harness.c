@@ -656,6 +656,85 @@ static void used_arena(void)
     mg_arena_free(a);
 }
 
+/* A Batch over a small layer: every row against mg_forward on that row, bit for bit;
+ * the shared grads against mg_backward summed over the rows; bad inputs; a failing
+ * row; rows growing over several chunks and threads; the batch's own reference */
+static void batches(void)
+{
+    mg_arena *a = mg_arena_new(16);
+    double wv[6] = { 0.5, -1.5, 2.0, 0.25, 1.0, -0.75 }, zero[3] = { 1, 1, 1 };
+    int32_t w = mg_leaves(a, wv, NULL, 6), x = mg_leaves(a, zero, NULL, 3);
+    int32_t b0 = push(a, MG_LEAF, -1, -1, 0.1), b1 = push(a, MG_LEAF, -1, -1, 0);
+    int32_t wi0[3] = { w, w + 1, w + 2 }, wi1[3] = { w + 3, w + 4, w + 5 };
+    int32_t xi[3] = { x, x + 1, x + 2 };
+    int32_t d0 = mg_dot(a, b0, wi0, xi, NULL, 3, 1), d1 = mg_dot(a, b1, wi1, xi, NULL, 3, 1);
+    int32_t h0 = push(a, MG_TANH, d0, -1, 0), h1 = push(a, MG_RELU, d1, -1, 0);
+    int32_t s = push(a, MG_ADD, h0, h1, 0), root = push(a, MG_MUL, s, s, 0);
+    int64_t before = live(a);
+    mg_batch *bt = NULL;
+    int32_t bad, node, dups[2] = { x, x };
+    int64_t row;
+    CHECK(strlen(mg_kernels()) > 0);
+    CHECK(mg_batch_new(a, root, dups, 2, &bt, &bad) == MG_EINDEX && bad == 1);
+    CHECK(mg_batch_new(a, root, &h0, 1, &bt, &bad) == MG_EINDEX && bad == 0);   /* not a leaf */
+    CHECK(mg_batch_new(a, root, xi, 3, &bt, &bad) == MG_OK && live(a) == before);
+    CHECK(mg_batch_backward(bt, 1, 1) == MG_EINDEX);                 /* no forward yet */
+    enum { ROWS_MANY = 203 };
+    static double X[ROWS_MANY * 3], out[ROWS_MANY], data[ROWS_MANY];
+    for (int k = 0; k < ROWS_MANY * 3; k++)
+        X[k] = sin(k * 0.37) * 3;
+    int32_t params[8] = { w, w + 1, w + 2, w + 3, w + 4, w + 5, b0, b1 };
+    double got[8], want[8] = { 0 };
+    for (int threads = 1; threads <= 3; threads += 2) {
+        for (int64_t rows = 1; rows <= ROWS_MANY; rows += ROWS_MANY - 1) {
+            CHECK(mg_batch_forward(bt, X, NULL, rows, threads, out, &node, &row) == MG_OK);
+            CHECK(mg_batch_read(bt, MG_DATA, &h1, 1, data, &bad) == MG_OK);
+            CHECK(mg_zero_grad(a, params, 8) == MG_OK);
+            CHECK(mg_batch_backward(bt, 0, threads) == MG_OK);
+            CHECK(mg_get_many(a, MG_GRAD, params, got, 8) == MG_OK);
+            for (int k = 0; k < 8; k++)
+                want[k] = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                int32_t failed;
+                CHECK(mg_set_many(a, MG_DATA, xi, X + 3 * r, NULL, 3) == MG_OK);
+                CHECK(mg_forward(a, root, &failed) == MG_OK);
+                CHECK(get(a, root, MG_DATA) == out[r] && get(a, h1, MG_DATA) == data[r]);
+                double g[8];
+                CHECK(mg_zero_grad(a, params, 8) == MG_OK && mg_backward(a, root) == MG_OK);
+                CHECK(mg_get_many(a, MG_GRAD, params, g, 8) == MG_OK);
+                for (int k = 0; k < 8; k++)
+                    want[k] += g[k];
+            }
+            for (int k = 0; k < 8; k++)
+                CHECK(fabs(got[k] - want[k]) <= 1e-12 * (1 + fabs(want[k])));
+        }
+    }
+    int32_t other = push(a, MG_LEAF, -1, -1, 1);
+    CHECK(mg_batch_read(bt, MG_DATA, &other, 1, data, &bad) == MG_EINDEX && bad == 0);
+    /* a failing row: log of a negative number on row 130 of x's */
+    CHECK(mg_set(a, x, MG_DATA, 1, 0) == MG_OK);
+    int32_t lg = push(a, MG_LOG, x, -1, 0);
+    mg_batch *bl = NULL;
+    CHECK(mg_batch_new(a, lg, &x, 1, &bl, &bad) == MG_OK);
+    for (int k = 0; k < 150; k++)
+        X[k] = k == 130 ? -1 : k + 1;
+    CHECK(mg_batch_forward(bl, X, NULL, 150, 2, out, &node, &row) == MG_EDOMAIN);
+    CHECK(node == lg && row == 130 && mg_batch_backward(bl, 1, 1) == MG_EINDEX);
+    CHECK(mg_batch_forward(bl, X, NULL, 130, 2, out, &node, &row) == MG_OK && out[129] == log(130));
+    CHECK(mg_release(a, &lg, 1) == MG_OK && live(a) > before);   /* bl holds it */
+    mg_batch_free(bl);
+    mg_batch_free(bt);
+    mg_batch_free(NULL);
+    CHECK(mg_release(a, &other, 1) == MG_OK && live(a) == before);
+    CHECK(mg_release(a, &root, 1) == MG_OK);        /* the caller's references remain */
+    int32_t rest[6] = { w, w + 1, w + 2, w + 3, w + 4, w + 5 };
+    CHECK(mg_release(a, rest, 6) == MG_OK && mg_release(a, xi, 3) == MG_OK);
+    CHECK(mg_release(a, params + 6, 2) == MG_OK);
+    int32_t mids[5] = { d0, d1, h0, h1, s };
+    CHECK(mg_release(a, mids, 5) == MG_OK && live(a) == 0);
+    mg_arena_free(a);
+}
+
 int main(void)
 {
     names();
@@ -674,6 +753,7 @@ int main(void)
     regressions();
     python_nodes();
     used_arena();
+    batches();
     for (int k = 0; k < 100; k++) {     /* arenas created and freed in a loop */
         mg_arena *a = mg_arena_new(k);
         push(a, MG_LEAF, -1, -1, k);
