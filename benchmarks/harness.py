@@ -29,6 +29,11 @@ LABELS = {
     "mg010-nogc": "micrograd 0.1.0 (GC off)",
     "torch-scalar": "PyTorch op for op (0-d float64)",
     "torch-vec": "PyTorch vectorised (nn.Linear float64)",
+    "ours-batch": "micrograd-c Batch (one example's graph over the rows, fused, 1 thread)",
+    "ours-batch-2t": "micrograd-c Batch, 2 threads",
+    "ours-replay": "micrograd-c replay path (a graph of B copies, fused, replayed)",
+    "torch-vec-2t": "PyTorch nn.Linear float64, 2 threads",
+    "numpy": "numpy by hand (one BLAS thread)",
 }
 
 
@@ -82,7 +87,7 @@ def interleave(benchmark, scenario, params, impls, rounds, unit, primary):
     benchmark.extra_info.update({
         "scenario": scenario, "params": params, "rounds": rounds, "quick": QUICK,
         "unit": unit, "primary": primary, "rows": rows,
-        "labels": {label: LABELS.get(over.get("impl", label), label)
+        "labels": {label: LABELS.get(label, LABELS.get(over.get("impl", label), label))
                    for label, over in impls.items()},
     })
     return rows

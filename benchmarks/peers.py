@@ -8,7 +8,7 @@ Times are taken inside the process with time.perf_counter, around the work only
 The implementations (ours, ours-fast, mg010, mg010-nogc, torch-scalar, torch-vec) and
 the training steps (demo, larger) are micrograd/bench/scenarios.py's, the same code
 `python -m micrograd.bench` runs; this file adds the graph, backward, replay and
-memory scenarios. PyTorch runs on one thread (torch.set_num_threads(1)), as ours
+memory scenarios, and peers_batch.py the batch ones (implementations ours-batch, numpy). PyTorch runs on one thread (torch.set_num_threads(1)), as ours
 and micrograd do. Not a test: it checks nothing but that the work ran.
 """
 import gc
@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "micrograd", "bench"))
 import scenarios  # noqa: E402
 from scenarios import Scalars, fast_mse_graph, larger_batch, run  # noqa: E402,F401
 del sys.path[0]     # none of that folder's other files is a top-level module
+import peers_batch  # noqa: E402  (the batch scenarios: a Batch against nn.Linear and numpy)
 
 # ---------------------------------------------------------------- memory
 
@@ -266,7 +267,7 @@ def scenario_memory_leaf(s, job):
 SCENARIOS = {**scenarios.SCENARIOS, "build": scenario_build, "build_chain": scenario_build_chain,
              "backward": scenario_backward, "backward_pyops": scenario_backward_pyops,
              "replay": scenario_replay, "deep": scenario_deep, "memory": scenario_memory,
-             "memory_leaf": scenario_memory_leaf}
+             "memory_leaf": scenario_memory_leaf, **peers_batch.SCENARIOS}
 
 
 if __name__ == "__main__":

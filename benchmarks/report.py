@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+import report_batch  # the batch scenarios' tables and targets (issue 17)
 from micrograd.bench.runner import fmt, median, ratio  # the tables' numbers
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +35,7 @@ MAX_TARGETS = [  # (issue, what, scenario key, metric, row, at most this, unit, 
     ("11", "a leaf held by Python: RSS per leaf", "memory_leaf", "rss_bytes_per_leaf", "ours",
      120, "B", True),
 ]
+BATCH_CASES = ["moons", "mlp64-32", "mlp784-64", "mlp784-128", "mlp784-512", "mlp784x256-64"]
 MAX_REPLAY_NS = 5              # issue 10: replay forward + backward of an unfused graph
 MAX_ARENA_BYTES = 48
 LOSS_RTOL = 1e-9               # ours-fast's losses against ours'
@@ -298,6 +300,7 @@ DESCRIPTIONS = {
            "interleaved: what micrograd/_build.py's thread-safety choice costs "
            "({ops:,}-op build graph).",
 }
+DESCRIPTIONS.update(report_batch.DESCRIPTIONS)
 AB = ("A/B against a previous revision of this engine (benchmarks/bench_previous.py, "
       "MG_BENCH_BASELINE={baseline_rev}): two builds compiled identically in scratch copies, "
       "this tree ({tree}) and git revision {baseline} (`git archive`), run interleaved "
@@ -327,7 +330,8 @@ def scenario_section(key, bench):
     facts.setdefault("nodes", facts.get("depth", 0) + 1 if "depth" in facts else facts.get("n_ops"))
     title = f"## {key}"
     try:
-        text = DESCRIPTIONS[name].format(**facts)
+        text = (report_batch.describe(info, facts) if name in report_batch.DESCRIPTIONS
+                else DESCRIPTIONS[name].format(**facts))
     except (KeyError, ValueError, TypeError):   # no implementation reported its sizes
         text = DESCRIPTIONS[name].split(". ")[0] + " (sizes: no implementation reported)."
     rounds = f"{info['rounds']} interleaved rounds, one fresh process per implementation per round"
@@ -338,10 +342,11 @@ def scenario_section(key, bench):
              "replay": replay_table, "memory_leaf": leaf_table,
              "backward_pyops": pyops_table, "previous-build": previous_table,
              "previous-build_chain": previous_table,
-             "previous-backward": previous_table}.get(name, time_table)
+             "previous-backward": previous_table, "batch": report_batch.batch_table,
+             "batch_memory": report_batch.batch_memory_table}.get(name, time_table)
     out = [title, "", text + f" {rounds}." + (f" Steps: {steps}." if steps else ""), ""]
     out += table(info)
-    fast = fast_path_lines(info)
+    fast = fast_path_lines(info) + report_batch.section_lines(info)
     out += [""] + fast if fast else []
     if name == "demo" and "ours" in info["rows"] and REF in info["rows"]:
         a = info["rows"]["ours"]["info"].get("losses", [None])[0]
@@ -400,8 +405,9 @@ def targets_section(by_key):
                    f"bound | {fmt(c)} ns per C node, {fmt(py)} ns per Python node | {spread} "
                    f"| - |")
     out += previous_summary(by_key)
+    out += report_batch.targets(by_key)
     first_issue = lambda row: int(row.split("|")[1].split(",")[0])
-    return (["## Targets (issues 2, 3, 10 and 11)", "",
+    return (["## Targets (issues 2, 3, 10, 11 and 17)", "",
              "| issue | target | required | measured (ratio of medians) | per-round range | met |",
              "|---|---|---|---|---|---|"] + sorted(out, key=first_issue) + [""])
 
@@ -547,7 +553,8 @@ def speedups_png(by_key, keys, path):
 def report(data):
     by_key = {key_of(b): b for b in data["benchmarks"] if "scenario" in b["extra_info"]}
     order = ["build", "build_chain", "backward", "backward_pyops", "replay", "deep", "demo",
-             "larger[mlp64]", "larger[mlp784]", "memory", "memory_leaf", "gil",
+             "larger[mlp64]", "larger[mlp784]"] + [f"batch[{c}]" for c in BATCH_CASES] + [
+             "batch_memory", "memory", "memory_leaf", "gil",
              "previous-build", "previous-build_chain", "previous-backward", "callgrind",
              "callgrind-replay"]
     keys = sorted(by_key, key=lambda k: order.index(k) if k in order else len(order))
@@ -558,6 +565,7 @@ def report(data):
            "Medians; min and max over all samples.", ""]
     out += machine_section(data)
     out += targets_section(by_key)
+    out += report_batch.summary_section(by_key)
     out += ["![Speed-ups over micrograd 0.1.0, log scale](speedups.png)", ""]
     for k in keys:
         if by_key[k]["extra_info"]["scenario"] == "callgrind":

@@ -362,10 +362,10 @@ def test_graph_without_graphviz_exits_before_training_with_an_install_hint(tmp_p
 def test_fast_path_matches_the_notebooks_losses_and_accuracies_step_by_step():
     X, y = moons(100, noise=0.1, seed=1337)
     random.seed(1337)
-    slow = train(MLP(2, [16, 16, 1]), X, y, 20, horizon=100)
+    slow = train(MLP(2, [16, 16, 1]), X, y, 30, horizon=100)
     random.seed(1337)
     model = MLP(2, [16, 16, 1], fused=True)
-    fast = train_fast(model, X, y, 20, horizon=100)
+    fast = train_fast(model, X, y, 30, horizon=100)
     assert [h[0] for h in fast] == pytest.approx([h[0] for h in slow], rel=1e-9, abs=0)
     assert [h[1] for h in fast] == [h[1] for h in slow]
     assert fast[-1][0] < fast[0][0]
@@ -374,7 +374,7 @@ def test_fast_path_matches_the_notebooks_losses_and_accuracies_step_by_step():
 def test_fast_option_trains_100_steps_to_full_training_accuracy():
     out = demo("--fast")
     assert out.returncode == 0, out.stderr
-    assert "one graph replayed (--fast)" in out.stdout
+    assert "one point's graph over the batch (--fast)" in out.stdout
     assert [s[0] for s in steps(out)] == list(range(100))
     assert re.search(r"done: 100 steps .* accuracy 100\.0%$", out.stdout, re.M)
 

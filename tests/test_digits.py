@@ -1,5 +1,5 @@
-"""python -m micrograd.demo digits: the split, the replayed batch graph (checked against
-a graph built afresh), the progress bar, and the command line as a user runs it."""
+"""python -m micrograd.demo digits: the split, one image's graph run over a batch (checked
+against graphs built afresh), the progress bar, and the command line as a user runs it."""
 import importlib.util
 import io
 import random
@@ -24,7 +24,7 @@ needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is 
 
 EPOCH = re.compile(r"^epoch +(\d+)/(\d+)  loss ([\d.]+)  train +([\d.]+)%  held-out +([\d.]+)%"
                    r"  +[\d.]+ s$", re.M)
-DONE = re.compile(r"^done: (\d+) epochs in ([\d.]+) s \(graph of a batch built once in "
+DONE = re.compile(r"^done: (\d+) epochs in ([\d.]+) s \(one image's graph built once in "
                   r"([\d.]+) s, then ([\d.]+) s/epoch with the accuracies\); "
                   r"held-out accuracy ([\d.]+)%$", re.M)
 
@@ -65,31 +65,54 @@ def test_samples_takes_a_subset():
     assert (len(X), len(Xt)) == (75, 25)
 
 
-# ---------------------------------------------------------------- the batch graph
+# ---------------------------------------------------------------- one image's graph over a batch
+
+
+def fresh(model, X, y, rows):
+    """The mean cross-entropy and the predicted classes of a graph built afresh per image."""
+    logits = [model(list(map(Value, X[i].tolist()))) for i in rows]
+    loss = cross_entropy(logits, [int(y[i]) for i in rows])
+    return loss.data, [max(range(10), key=lambda c: z[c].data) for z in logits]
 
 
 @needs_sklearn
-def test_a_replayed_batch_gives_what_a_graph_built_afresh_gives():
+def test_a_batch_gives_what_graphs_built_afresh_give_batch_after_batch():
     X, y, _, _ = digits.data(0.2, seed=1)
     random.seed(1)
     model = MLP(64, [8, 10], fused=True)
-    graph = digits.BatchGraph(model, 4)
-    for rows in ([0, 1, 2, 3], [7, 5, 9, 11]):          # the second replays the first's graph
-        predicted = graph.run(X[rows], y[rows])
-        logits = [model(list(map(Value, X[i].tolist()))) for i in rows]
-        fresh = cross_entropy(logits, [int(y[i]) for i in rows])
-        assert graph.loss.data == pytest.approx(fresh.data, rel=1e-12)
-        assert predicted.tolist() == [max(range(10), key=lambda c: z[c].data) for z in logits]
+    graph = digits.BatchModel(model)
+    for rows in ([0, 1, 2, 3], [7, 5, 9, 11, 13], [2]):     # other images, other sizes
+        loss, predicted = graph.run(X[rows], y[rows])
+        want_loss, want_classes = fresh(model, X, y, rows)
+        assert loss == pytest.approx(want_loss, rel=1e-12)
+        assert predicted.tolist() == want_classes
 
 
 @needs_sklearn
-def test_accuracy_counts_every_image_once_across_a_padded_last_chunk():
+def test_a_training_step_is_the_mean_cross_entropys_step():
     X, y, _, _ = digits.data(0.2, seed=1)
     random.seed(1)
     model = MLP(64, [8, 10], fused=True)
-    one, four = digits.BatchGraph(model, 1), digits.BatchGraph(model, 4)
-    by_one = [one.run(X[i:i + 1], y[i:i + 1])[0] == y[i] for i in range(10)]
-    assert four.accuracy(X[:10], y[:10]) == sum(by_one) / 10      # 4 + 4 + 2 padded
+    graph, rows = digits.BatchModel(model), [3, 1, 4, 1, 5]
+    graph.run(X[rows], y[rows])
+    model.zero_grad()
+    graph.batch.backward()
+    got = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    logits = [model(list(map(Value, X[i].tolist()))) for i in rows]
+    cross_entropy(logits, [int(y[i]) for i in rows]).backward()
+    assert got == pytest.approx([p.grad for p in model.parameters()], rel=1e-9, abs=1e-15)
+    assert any(got)
+
+
+@needs_sklearn
+def test_accuracy_counts_every_image_once():
+    X, y, _, _ = digits.data(0.2, seed=1)
+    random.seed(1)
+    model = MLP(64, [8, 10], fused=True)
+    _, classes = fresh(model, X, y, range(10))
+    right = sum(c == y[i] for i, c in enumerate(classes))
+    assert digits.BatchModel(model).accuracy(X[:10], y[:10]) == right / 10
 
 
 # ---------------------------------------------------------------- progress bar

@@ -265,6 +265,12 @@ def train_steps(s, job, model, X, y, steps, lr):
         step = lambda k: scalar_fn(model, X, y, s, lr(k))
     else:
         step = lambda k: value_fn(model, X, y, s.leaf, lr(k))
+    return timed_steps(step, job)
+
+
+def timed_steps(step, job):
+    """step(k) for job["warmup"] steps, then job["steps"] timed ones: ms per timed step,
+    and every step's loss."""
     ms, losses = [], []
     for k in range(job["warmup"] + job["steps"]):
         t0 = time.perf_counter()

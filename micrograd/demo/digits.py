@@ -2,12 +2,14 @@
 
 The 1797 images that ship inside scikit-learn (no download), pixels 0..16 scaled to
 0..1, split by a fixed seed into training and held-out images. MLP(64, [32, 10],
-fused=True) learns with Adam on minibatches of cross-entropy, by replay: one batch
-graph is built once (input leaves, one-hot target leaves, the logits, the mean
-cross-entropy), and each batch sets the leaves from numpy (set_data), recomputes the
-graph (loss.forward()), and takes one backward and one Adam step: a handful of calls
-into C per batch, none per node. The same graph, fed other images, measures the
-training and held-out accuracy after each epoch.
+fused=True) (or --hidden's sizes) learns with Adam on minibatches of cross-entropy
+through a micrograd.engine.Batch: the graph of one image is built once (pixel leaves,
+a leaf holding the class index, the logits, the cross-entropy that picks the label's
+logit), and each minibatch is its rows run over that graph in C (batch.forward on a
+numpy array of pixels and labels: every image a lane of every node), one batch.backward
+(the mean over the images) and one Adam step: a handful of calls into C per minibatch,
+none per node or image. The same Batch, fed all the images at once,
+measures the training and held-out accuracy after each epoch.
 Needs the `data` extra (scikit-learn, numpy); --plot needs matplotlib. Not a data
 loader and not scikit-learn's classifier: only the images come from scikit-learn.
 """
@@ -17,7 +19,7 @@ import sys
 import time
 
 from micrograd.demo import cli, plot as plots
-from micrograd.engine import Value, get_data, set_data
+from micrograd.engine import Batch, Value
 from micrograd.losses import cross_entropy
 from micrograd.nn import MLP, save
 from micrograd.optim import Adam
@@ -54,54 +56,42 @@ def _needs_data():
     return load_digits
 
 
-# ---------------------------------------------------------------- a batch graph, replayed
+# ---------------------------------------------------------------- one image's graph, over a batch
 
 
-class BatchGraph:
-    """The graph of one batch of n images, built once: input leaves, one-hot target
-    leaves, the logits and their mean cross-entropy. run(X, y) puts n images and their
-    labels in the leaves and recomputes every node; the Values stay the same."""
+class BatchModel:
+    """One image's graph, built once and run over every image of a batch (a Batch): 64
+    pixel leaves and a label leaf (the class index), the logits, the cross-entropy.
+    run(X, y) puts n images and their labels in the Batch's columns; the mean loss over
+    the rows is what batch.backward() differentiates. Any n, call by call: accuracy()
+    runs all the images at once."""
 
-    def __init__(self, model, n, nin=64):
-        self.n = n
-        self.x = [Value(0.0) for _ in range(n * nin)]
-        self.t = [Value(0.0) for _ in range(n * CLASSES)]
-        rows = [self.x[i * nin:(i + 1) * nin] for i in range(n)]
-        targets = [self.t[i * CLASSES:(i + 1) * CLASSES] for i in range(n)]
-        logits = [model(row) for row in rows]
-        self.logits = [v for row in logits for v in row]
-        self.loss = cross_entropy(logits, targets)
-        self.onehot = np.eye(CLASSES)
-        self.scores = np.empty((n, CLASSES))
+    def __init__(self, model, nin=64, threads=None):
+        self.x = [Value(0.0) for _ in range(nin)]
+        self.t = Value(0)               # the label: a class index, a column of the batch
+        self.logits = model(self.x)
+        self.loss = cross_entropy(self.logits, self.t)     # picks logits[t] on every row
+        self.batch = Batch(self.loss, self.x + [self.t], threads=threads)
 
     def run(self, X, y):
-        """Forward on images X (n x 64) with labels y: the predicted classes."""
-        set_data(self.x, X)
-        set_data(self.t, self.onehot[y])
-        self.loss.forward()
-        return get_data(self.logits, out=self.scores).argmax(axis=1)
+        """Forward on images X (n x 64) with labels y: (the mean loss, the predicted classes)."""
+        losses = self.batch.forward(np.column_stack([X, y.astype(np.float64)]))
+        scores = self.batch.data(self.logits, out=np.empty((len(X), CLASSES)))
+        return sum(losses) / len(losses), scores.argmax(axis=1)
 
     def accuracy(self, X, y):
-        """The fraction of images in X whose class the model gets right, n at a time (the
-        last chunk padded with blank images, which are not counted)."""
-        right = 0
-        for i in range(0, len(X), self.n):
-            xb, yb = X[i:i + self.n], y[i:i + self.n]
-            pad = self.n - len(xb)
-            right += (self.run(np.pad(xb, ((0, pad), (0, 0))),
-                               np.pad(yb, (0, pad)))[:len(yb)] == yb).sum()
-        return right / len(X)
+        """The fraction of images in X whose class the model gets right."""
+        return (self.run(X, y)[1] == y).mean()
 
 
-def train(model, graph, data, epochs, lr, seed, on_epoch=None):
-    """Adam on shuffled minibatches of graph.n images (the last incomplete one of each
-    epoch left out), its learning rate decaying linearly from lr to lr/10;
+def train(model, graph, data, epochs, lr, seed, batch_size, on_epoch=None):
+    """Adam on shuffled minibatches of batch_size images through graph, a BatchModel (the
+    last incomplete one of each epoch left out), its rate decaying linearly from lr to lr/10;
     [(mean training loss, training accuracy, held-out accuracy, seconds)] per epoch,
     on_epoch(epoch, *that) after each, outside the timing."""
     X, y, X_test, y_test = data
     opt = Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
-    batch_size = graph.n
     steps = len(X) // batch_size
     history = []
     for epoch in range(epochs):
@@ -111,11 +101,11 @@ def train(model, graph, data, epochs, lr, seed, on_epoch=None):
         total = 0.0
         for k in cli.progress(range(steps), steps, f"epoch {epoch + 1}/{epochs}"):
             batch = order[k * batch_size:(k + 1) * batch_size]
-            graph.run(X[batch], y[batch])
+            loss, _ = graph.run(X[batch], y[batch])
             opt.zero_grad()
-            graph.loss.backward()
+            graph.batch.backward()          # the mean over the batch's images
             opt.step()
-            total += graph.loss.data
+            total += loss
         history.append((total / steps, graph.accuracy(X, y), graph.accuracy(X_test, y_test),
                         time.perf_counter() - t0))
         if on_epoch:
@@ -130,7 +120,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m micrograd.demo digits",
         description="Train an MLP on scikit-learn's 8x8 handwritten digits, in minibatches "
-        f"replayed on one graph. Needs scikit-learn and numpy: {INSTALL}.")
+        f"through one image's graph run over each batch. Needs scikit-learn and numpy: {INSTALL}.")
     p.add_argument("--epochs", type=cli.int_at_least(1), default=20,
                    help="passes over the training images (20)")
     p.add_argument("--batch-size", type=cli.int_at_least(1), default=32,
@@ -173,18 +163,18 @@ def main(argv=None):
           f"{len(split[0])} for training, {len(split[2])} held out (seed {args.seed})")
     print(f"model: MLP(64, {args.hidden + [CLASSES]}), {args.activation} hidden layers, "
           f"{len(model.parameters())} parameters, fused neurons; Adam lr {args.lr:g}, "
-          f"batches of {args.batch_size}, one graph replayed")
+          f"batches of {args.batch_size} through one image's graph (Batch)")
 
     def report(epoch, loss, train_acc, test_acc, seconds):
         print(f"epoch {epoch + 1:3d}/{args.epochs}  loss {loss:.6f}  train {train_acc*100:5.1f}%"
               f"  held-out {test_acc*100:5.1f}%  {seconds:6.2f} s", flush=True)
 
     t0 = time.perf_counter()
-    graph = BatchGraph(model, args.batch_size)
+    graph = BatchModel(model)
     built = time.perf_counter() - t0
-    history = train(model, graph, split, args.epochs, args.lr, args.seed, report)
+    history = train(model, graph, split, args.epochs, args.lr, args.seed, args.batch_size, report)
     seconds = time.perf_counter() - t0
-    print(f"done: {args.epochs} epochs in {seconds:.2f} s (graph of a batch built once in "
+    print(f"done: {args.epochs} epochs in {seconds:.2f} s (one image's graph built once in "
           f"{built:.2f} s, then {sum(h[3] for h in history) / args.epochs:.3f} s/epoch with "
           f"the accuracies); held-out accuracy {history[-1][2]*100:.1f}%")
     if args.plot:

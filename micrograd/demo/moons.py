@@ -2,10 +2,10 @@
 
 Trains MLP(2, [16, 16, 1]) on 100 two-moons points with the notebook's SVM
 max-margin loss, L2 regularisation and decaying SGD, printing each step. Options
-change the data, model and run; --fast trains the same model on a loss graph built
-once and replayed (Value.forward, micrograd.optim.SGD), instead of the notebook's
-unchanged code, which rebuilds it every step; --plot saves the decision boundary and
-the loss curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws
+change the data, model and run; --fast trains the same model through a Batch (one
+point's loss graph, built once, run over every point at once in C; micrograd.optim.SGD),
+instead of the notebook's unchanged code, which rebuilds the graph every step; --plot
+saves the decision boundary and the loss curve side by side in one PNG (matplotlib, the `viz` extra); --graph draws
 one neuron's graph with data and grads (micrograd.viz: DOT text with no dependency,
 or SVG/PNG/PDF through Graphviz); --compare runs a few steps of micrograd 0.1.0
 on the same data and init and reports the speed ratio and whether the losses agree.
@@ -22,8 +22,7 @@ import time
 from micrograd.data import moons
 from micrograd.demo import cli, original, plot as plots
 from micrograd.demo.graph import check_graphviz, draw_neuron
-from micrograd.engine import Value, get_data
-from micrograd.losses import hinge
+from micrograd.engine import Batch, Value
 from micrograd.nn import MLP
 from micrograd.optim import SGD
 
@@ -75,33 +74,37 @@ def train(model, X, y, steps, horizon=None, on_step=None):
     return history
 
 
-# ---------------------------------------------------------------- --fast: build once, replay
+# ---------------------------------------------------------------- --fast: one point's graph, all points
 
 def train_fast(model, X, y, steps, horizon=None, on_step=None):
-    """train(), with the notebook's loss graph built once (the step-0 forward) and then
-    replayed: loss.forward() recomputes every node from the new parameters in C, and
-    micrograd.optim.SGD updates them in one call. Same numbers as train(); same return.
-    The seconds of step 0 include building the graph."""
+    """train(), through a micrograd.engine.Batch: the graph of one point's loss is built
+    once (the notebook's max-margin term, plus its L2 term, which depends on no point and
+    is computed once per step), and each step runs it over every point at once in C:
+    batch.forward (the mean of the rows is the notebook's total loss), batch.backward
+    (the mean's grads) and micrograd.optim.SGD, a call each. Same numbers as train() to
+    the last bits (a mean summed in another order); same return. The seconds of step 0
+    include building the graph."""
     t0 = time.perf_counter()
-    inputs = [list(map(Value, xrow)) for xrow in X]              # the notebook's loss()
-    scores = list(map(model, inputs))
-    data_loss = hinge(scores, y)        # the notebook's (1 + -yi*scorei).relu(), averaged
+    x, label = [Value(0.0), Value(0.0)], Value(0.0)    # one point's leaves: its columns
+    score = model(x)
     alpha = 1e-4
     reg_loss = alpha * sum((p*p for p in model.parameters()))
-    total_loss = data_loss + reg_loss
+    total_loss = (1 + -label*score).relu() + reg_loss   # the notebook's loss() for one point
+    batch = Batch(total_loss, x + [label])
+    rows = [[x0, x1, yi] for (x0, x1), yi in zip(X, y)]
     opt = SGD(model.parameters(), lr=learning_rate(0, horizon or steps))
     history = []
     for k in range(steps):
         if k:
             t0 = time.perf_counter()
-            total_loss.forward()
-        accuracy = [(yi > 0) == (si > 0) for yi, si in zip(y, get_data(scores))]
-        total = total_loss.data
+        losses = batch.forward(rows)
+        accuracy = [(yi > 0) == (si > 0) for yi, si in zip(y, batch.data([score]))]
         opt.zero_grad()
-        total_loss.backward()
+        batch.backward()
         opt.lr = learning_rate(k, horizon or steps)
         opt.step()
-        history.append((total, sum(accuracy) / len(accuracy), time.perf_counter() - t0))
+        history.append((sum(losses) / len(losses), sum(accuracy) / len(accuracy),
+                        time.perf_counter() - t0))
         if on_step:
             on_step(k, *history[-1])
     return history
@@ -125,9 +128,9 @@ def parse_args(argv=None):
     p.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "linear"],
                    default="relu", help="activation of the hidden layers (relu)")
     p.add_argument("--fast", action="store_true",
-                   help="build the loss graph once and replay it each step (Value.forward, "
-                   "micrograd.optim.SGD, fused neurons): the same model, the same losses, "
-                   "without rebuilding the graph")
+                   help="train through a Batch: one point's loss graph built once and run "
+                   "over all the points each step (micrograd.engine.Batch, micrograd.optim.SGD, "
+                   "fused neurons): the same model, the same losses, no graph rebuilt")
     p.add_argument("--plot", type=cli.png, metavar="FILE.png",
                    help="save one PNG with two panels side by side: the decision boundary "
                    "and the points (left), the training loss at each step (right); "
@@ -156,7 +159,7 @@ def main(argv=None):
     print(f"two moons: {len(X)} points, noise 0.1, seed {args.seed}")
     print(f"model: MLP(2, {args.hidden + [1]}), {args.activation} hidden layers, "
           f"{len(model.parameters())} parameters"
-          + (", fused neurons, one graph replayed (--fast)" if args.fast else ""))
+          + (", fused neurons, one point's graph over the batch (--fast)" if args.fast else ""))
 
     every = max(1, args.steps // 100)
 
