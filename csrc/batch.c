@@ -673,10 +673,24 @@ static lane_fail run_chunks(mg_batch *b, const double *x, const uint8_t *x_int, 
     return (lane_fail){ MG_OK, -1, 0 };
 }
 
-int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
-                     int threads, double *out, int32_t *bad_node, int64_t *bad_row)
+/* operand e (0 or 1) of node j on row r (shared: row ignored), or its constant */
+static mg_number operand(const mg_batch *b, int32_t j, int e, int64_t r)
 {
-    if (!b || rows < 0 || (rows > 0 && !x) || !bad_node || !bad_row)
+    const bnode *n = &b->nodes[j];
+    if (e >= n->nk || (e == 1 && arity[n->op] == 1))
+        return (mg_number){ n->arg, n->arg_int };
+    const bnode *c = &b->nodes[b->kids[n->k0 + e]];
+    if (!c->laned)
+        return (mg_number){ b->sdata[c->slot], b->sint[c->slot] };
+    int64_t at = (int64_t)c->slot * b->cap + r;
+    return (mg_number){ b->ldata[at], c->may_int && b->lint[at] };
+}
+
+int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
+                     int threads, double *out, int32_t *bad_node, int64_t *bad_row,
+                     mg_number *bad_args)
+{
+    if (!b || rows < 0 || (rows > 0 && !x) || !bad_node || !bad_row || !bad_args)
         return MG_EINDEX;
     *bad_node = -1;
     *bad_row = -1;
@@ -732,6 +746,8 @@ int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t
     if (f.status != MG_OK && status == MG_OK) {
         *bad_node = b->nodes[f.at].node;
         *bad_row = b->nodes[f.at].laned ? f.row : -1;
+        for (int e = 0; e < 2; e++)
+            bad_args[e] = operand(b, f.at, e, f.row);
     }
     status = f.status;
     if (status == MG_OK) {

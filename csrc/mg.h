@@ -249,11 +249,13 @@ void mg_batch_free(mg_batch *b);
  * int. Every node's data on row r is the data that
  * root's forward would give with the inputs' data set to row r; root's to out
  * (NULL: not copied). Up to threads threads: the same bits for any number. On an
- * op's failure, the status mg_forward would return, *bad_node the node and *bad_row
- * its first failing row (-1: a node that depends on no input); nothing the arena
- * holds changes, ever. */
+ * op's failure, the status mg_forward would return, *bad_node the node, *bad_row
+ * its first failing row (-1: a node that depends on no input) and bad_args[0..2)
+ * its operands there (its first two children's data, or its constant); nothing the
+ * arena holds changes, ever. */
 int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
-                     int threads, double *out, int32_t *bad_node, int64_t *bad_row);
+                     int threads, double *out, int32_t *bad_node, int64_t *bad_row,
+                     mg_number *bad_args);
 /* root's backward on every row of the last forward, summed over the rows (mean: and
  * divided by their count) into the grads of the shared leaves (+=, as mg_backward's
  * leaves); MG_EINDEX if no forward succeeded since the batch was made or grown */

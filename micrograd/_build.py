@@ -76,10 +76,10 @@ ffibuilder.cdef("const char *mg_build_info(void);")
 NO_GIL = """
 static int mg_batch_forward_nogil(mg_batch *b, const double *x, const uint8_t *x_int,
                                   int64_t rows, int threads, double *out, int32_t *bad_node,
-                                  int64_t *bad_row)
+                                  int64_t *bad_row, mg_number *bad_args)
 {
     PyThreadState *saved = PyEval_SaveThread();
-    int status = mg_batch_forward(b, x, x_int, rows, threads, out, bad_node, bad_row);
+    int status = mg_batch_forward(b, x, x_int, rows, threads, out, bad_node, bad_row, bad_args);
     PyEval_RestoreThread(saved);
     return status;
 }
@@ -93,7 +93,8 @@ static int mg_batch_backward_nogil(mg_batch *b, int mean, int threads)
 """
 ffibuilder.cdef("""
 int mg_batch_forward_nogil(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
-                           int threads, double *out, int32_t *bad_node, int64_t *bad_row);
+                           int threads, double *out, int32_t *bad_node, int64_t *bad_row,
+                           mg_number *bad_args);
 int mg_batch_backward_nogil(mg_batch *b, int mean, int threads);
 """)
 

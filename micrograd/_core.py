@@ -45,6 +45,11 @@ def _op_error(status, op, lhs, rhs, arg, arg_is_int):
     would print them: 'exp(1000.0) is too large', 'log of -1.0', '10.0 ** 400 ...'."""
     x = _read(lhs, lib.MG_DATA) if lhs >= 0 else arg
     y = _read(rhs, lib.MG_DATA) if rhs >= 0 else int(arg) if arg_is_int else arg  # x ** arg
+    return _operands_error(status, op, x, y)
+
+
+def _operands_error(status, op, x, y):
+    """_op_error's message for operands x and y (numbers: ints where micrograd's are)."""
     name, infix = _op_name(op), lib.mg_op_kind(op) == lib.MG_KIND_INFIX
     if name == "**" and x < 0:
         x = f"({x})"                        # (-8.0) ** 0.5, not -(8.0 ** 0.5)
@@ -65,7 +70,11 @@ def _nary_error(status, op, kids):
     where they are at fault: pick's index ('pick index 1.5 is not an integer')."""
     if status not in (lib.MG_ENOTINT, lib.MG_EBOUNDS):
         return None                             # out of memory: no operand's fault
-    t, k = _read(kids[0], lib.MG_DATA), len(kids) - 1
+    return _index_error(status, op, _read(kids[0], lib.MG_DATA), len(kids) - 1)
+
+
+def _index_error(status, op, t, k):
+    """_nary_error's message for index t (a number) into k values."""
     if status == lib.MG_ENOTINT:
         return f"{_op_name(op)} index {t!r} is not an integer"
     return f"{_op_name(op)} index {t!r} is out of range for {k} values"

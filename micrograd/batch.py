@@ -26,7 +26,8 @@ import os
 
 from micrograd import _handles
 from micrograd._bulk import _indices
-from micrograd._core import _EXC, _arena, _check, _node_fields, _number, _op_name, _strerror, ffi, lib
+from micrograd._core import (_EXC, _arena, _check, _index_error, _is_nary, _kids, _node_fields,
+                             _number, _op_name, _operands_error, _strerror, ffi, lib)
 
 TYPE_CHECKING = False   # (typing is not imported at run time: see engine.py)
 if TYPE_CHECKING:
@@ -66,9 +67,9 @@ class Batch:
         if status == lib.MG_EINDEX and bad[0] >= 0:
             raise ValueError(_input_error(inputs, bad[0]))
         if status == lib.MG_EPYTHON:
-            raise ValueError(f"a Batch cannot run {_handles._value_of(bad[0])!r}: Python code "
-                             "belongs to it (an op defined in Python, or a _backward set on "
-                             "it), and it has no C rule to run over rows")
+            raise ValueError(f"a Batch cannot run {_named(bad[0])}: Python code belongs to it "
+                             "(an op defined in Python, or a _backward set on it), and it has "
+                             "no C rule to run over rows")
         _check(status)
         self._b = ffi.gc(out[0], lib.mg_batch_free)
         self._root, self._inputs = root, inputs     # (they keep the graph alive)
@@ -89,12 +90,12 @@ class Batch:
         x, x_int, rows = _rows(X, len(self._inputs))
         result = array.array("d", bytes(8 * rows)) if out is None else out
         buf = _out(result, rows, "out")
-        node, row = ffi.new("int32_t *"), ffi.new("int64_t *")
+        node, row, args = ffi.new("int32_t *"), ffi.new("int64_t *"), ffi.new("mg_number[2]")
         self.rows, self._backward = 0, False
         status = lib.mg_batch_forward_nogil(self._b, x, x_int, rows, self.threads, buf, node,
-                                            row)
+                                            row, args)
         if status != lib.MG_OK:
-            raise _failure(status, node[0], row[0])
+            raise _failure(status, node[0], row[0], args)
         self.rows = rows
         return result
 
@@ -207,13 +208,27 @@ def _out(out, n, what):
     return ffi.from_buffer("double[]", m, require_writable=True)
 
 
-def _failure(status, node, row):
-    """The exception of a forward that failed at node on row (-1: on no row)."""
+def _named(node):
+    """Node node as an error message names it: its op and its Value."""
+    v = _handles._value_of(node)
+    return f"{v._op!r} ({v!r})" if v._op else repr(v)
+
+
+def _failure(status, node, row, args):
+    """The exception of a forward that failed at node on row (-1: on no row), its
+    operands there args: the eager op's, with its message and the row."""
     if status == lib.MG_EPYTHON:
-        return ValueError(f"a Batch cannot run {_handles._value_of(node)!r}: a Python _backward "
-                          "was set on it since the Batch was made")
+        return ValueError(f"a Batch cannot run {_named(node)}: a Python _backward was set on "
+                          "it since the Batch was made")
     if node < 0:
         return _EXC.get(status, RuntimeError)(_strerror(status))
-    name = _op_name(_node_fields(node)[0])
+    op = _node_fields(node)[0]
+    x, y = (int(a.value) if a.is_int else a.value for a in args)
+    if _is_nary(op):
+        message = _index_error(status, op, x, len(_kids(node)) - 1) \
+            if status in (lib.MG_ENOTINT, lib.MG_EBOUNDS) else None
+    else:
+        message = _operands_error(status, op, x, y)
+    message = message or f"{_strerror(status)} in {_op_name(op)!r}"
     where = f"on row {row}" if row >= 0 else "in a node that depends on no input"
-    return _EXC.get(status, RuntimeError)(f"Batch.forward(): {_strerror(status)} in {name!r} {where}")
+    return _EXC.get(status, RuntimeError)(f"Batch.forward(): {message}, {where}")

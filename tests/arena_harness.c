@@ -674,6 +674,7 @@ static void batches(void)
     mg_batch *bt = NULL;
     int32_t bad, node, dups[2] = { x, x };
     int64_t row;
+    mg_number args[2];
     CHECK(strlen(mg_kernels()) > 0);
     CHECK(mg_batch_new(a, root, dups, 2, &bt, &bad) == MG_EINDEX && bad == 1);
     CHECK(mg_batch_new(a, root, &h0, 1, &bt, &bad) == MG_EINDEX && bad == 0);   /* not a leaf */
@@ -687,7 +688,7 @@ static void batches(void)
     double got[8], want[8] = { 0 };
     for (int threads = 1; threads <= 3; threads += 2) {
         for (int64_t rows = 1; rows <= ROWS_MANY; rows += ROWS_MANY - 1) {
-            CHECK(mg_batch_forward(bt, X, NULL, rows, threads, out, &node, &row) == MG_OK);
+            CHECK(mg_batch_forward(bt, X, NULL, rows, threads, out, &node, &row, args) == MG_OK);
             CHECK(mg_batch_read(bt, MG_DATA, &h1, 1, data, &bad) == MG_OK);
             CHECK(mg_zero_grad(a, params, 8) == MG_OK);
             CHECK(mg_batch_backward(bt, 0, threads) == MG_OK);
@@ -718,9 +719,9 @@ static void batches(void)
     CHECK(mg_batch_new(a, lg, &x, 1, &bl, &bad) == MG_OK);
     for (int k = 0; k < 150; k++)
         X[k] = k == 130 ? -1 : k + 1;
-    CHECK(mg_batch_forward(bl, X, NULL, 150, 2, out, &node, &row) == MG_EDOMAIN);
-    CHECK(node == lg && row == 130 && mg_batch_backward(bl, 1, 1) == MG_EINDEX);
-    CHECK(mg_batch_forward(bl, X, NULL, 130, 2, out, &node, &row) == MG_OK && out[129] == log(130));
+    CHECK(mg_batch_forward(bl, X, NULL, 150, 2, out, &node, &row, args) == MG_EDOMAIN);
+    CHECK(node == lg && row == 130 && args[0].value == -1 && mg_batch_backward(bl, 1, 1) == MG_EINDEX);
+    CHECK(mg_batch_forward(bl, X, NULL, 130, 2, out, &node, &row, args) == MG_OK && out[129] == log(130));
     CHECK(mg_release(a, &lg, 1) == MG_OK && live(a) > before);   /* bl holds it */
     mg_batch_free(bl);
     mg_batch_free(bt);
