@@ -103,6 +103,8 @@ static int tileable(mg_batch *b, int32_t j, int32_t *seen, int32_t pass)
             return 0;       /* an input twice: a layer's backward adds each input's grad once */
         seen[x] = pass;
     }
+    if (seen[k[0]] == pass)
+        return 0;           /* its start an input too: backward() adds the start's term first */
     for (int32_t e = 1; e + 1 < n->nk; e += 2) {
         if (b->nodes[k[e]].laned) {
             int32_t t = k[e];
@@ -129,7 +131,7 @@ static int same_inputs(const mg_batch *b, int32_t j, int32_t i)
  * the gslots of the shared operands that get grads from laned nodes outside tiles */
 static int find_tiles(mg_batch *b)
 {
-    int64_t xs = 0;
+    int64_t xs = 0, dots = 0;
     int32_t last = -1, pass = 0, *seen = calloc((size_t)(uint32_t)b->n + 1, sizeof *seen);
     if (!seen)
         return MG_ENOMEM;
@@ -141,10 +143,11 @@ static int find_tiles(mg_batch *b)
             j++;
             continue;
         }
-        int nt = 1;
+        int nt = 1;         /* (a dot whose start is one of the tile's is not in it) */
         while (nt < TILE && j + nt < b->n && tileable(b, j + nt, seen, ++pass)
-               && same_inputs(b, j, j + nt))
+               && same_inputs(b, j, j + nt) && b->kids[b->nodes[j + nt].k0] < j)
             nt++;
+        dots += nt;
         bnode *n = &b->nodes[j];
         n->tile = (int8_t)nt;
         for (int q = 1; q < nt; q++)
@@ -163,10 +166,9 @@ static int find_tiles(mg_batch *b)
     free(seen);
     b->xslot = malloc((size_t)(xs ? xs : 1) * sizeof *b->xslot);
     b->wslot = malloc((size_t)(b->tiled ? b->tiled : 1) * sizeof *b->wslot);
-    size_t dots = (size_t)b->tiled / TILE + 1;
-    b->kdot = malloc(dots * sizeof *b->kdot);
-    b->kslot = malloc(dots * sizeof *b->kslot);
-    b->kw = malloc(dots * sizeof *b->kw);
+    b->kdot = malloc((size_t)(dots + 1) * sizeof *b->kdot);
+    b->kslot = malloc((size_t)(dots + 1) * sizeof *b->kslot);
+    b->kw = malloc((size_t)(dots + 1) * sizeof *b->kw);
     if (!b->xslot || !b->wslot || !b->kdot || !b->kslot || !b->kw)
         return MG_ENOMEM;
     int32_t kat = 0;
@@ -240,7 +242,7 @@ static int copy_node(mg_batch *b, const mg_arena *a, int32_t j, int32_t i, int64
  * (no Value holds them). Its top becomes one dot over the chain's operands: the same
  * numbers in the same order (dot_step is the chain's arithmetic), and a tile when it
  * is a layer's; the chain's other nodes are not run and get no lanes. */
-static int fuse_chains(mg_batch *b)
+static int fuse_chains(mg_batch *b, int *fused)
 {
     for (int32_t j = b->n - 1; j >= b->leaves; j--) {
         bnode *top = &b->nodes[j];
@@ -279,6 +281,7 @@ static int fuse_chains(mg_batch *b)
             b->nodes[node].fused = node != j;
             node = k[0];
         }
+        *fused = 1;
         top->op = MG_DOT;
         top->k0 = (int32_t)at;
         top->nk = 1 + 2 * terms;
@@ -287,10 +290,12 @@ static int fuse_chains(mg_batch *b)
     return MG_OK;
 }
 
-/* The nodes that are run, children first and by level (stably): the dots of a
- * layer come side by side, where tiles are found, even when each was a chain of a
- * thousand nodes. A node's grad gets its parents' terms in the order of the graph
- * (the dots of a level, which are the parents of an input, keep theirs). */
+/* After fusing chains: the nodes that are run, children first and by level (stably),
+ * so that the dots of a layer come side by side, where tiles are found, though each
+ * was a chain of a thousand nodes. Without chains the batch keeps the kept order as it
+ * is, and each node's grad gets its parents' terms in the order backward() adds them;
+ * here that order can change (a chain's products add theirs at its top): such a
+ * graph's grads match backward()'s to rounding, not to the bit. */
 static int reorder(mg_batch *b)
 {
     int32_t n = b->n, kept = 0, top = 0;
@@ -405,7 +410,7 @@ static int copy_graph(mg_batch *b, mg_arena *a, int32_t root, const int32_t *inp
         local[p->order[k]] = nl + k;
         a->flags[p->order[k]] |= SEEN;
     }
-    b->n = nl + p->n;           /* (both below the arena's capacity: no overflow) */
+    b->n = b->lookups = nl + p->n;  /* (both below the arena's capacity: no overflow) */
     b->nodes = calloc((size_t)(uint32_t)b->n, sizeof *b->nodes);
     b->kids = malloc((size_t)(nkids ? nkids : 1) * sizeof *b->kids);
     b->nkids = nkids;
@@ -495,10 +500,11 @@ int mg_batch_new(mg_arena *a, int32_t root, const int32_t *inputs, int32_t n, mg
         b->held = root;
     }
     UNLOCK(&a->lock);
+    int fused = 0;
     if (status == MG_OK)
-        status = fuse_chains(b);
+        status = fuse_chains(b, &fused);
     if (status == MG_OK)
-        status = reorder(b);
+        status = fused ? reorder(b) : MG_OK;
     for (int32_t j = 0; j < b->n && status == MG_OK; j++)
         b->nodes[j].slot = b->nodes[j].laned ? b->laned++ : b->shared++;
     if (status == MG_OK)
@@ -532,6 +538,9 @@ static int reserve_rows(mg_batch *b, int64_t rows)
     int64_t chunks = (rows + CHUNK - 1) / CHUNK, cap = chunks * CHUNK + ROWS;
     if (cap <= b->cap)
         return MG_OK;
+    if ((uint64_t)cap > SIZE_MAX / sizeof(double) / ((uint64_t)b->laned + 1)
+            || (uint64_t)chunks > SIZE_MAX / sizeof(double) / ((uint64_t)(b->tiled + b->gslots) + 1))
+        return MG_ENOMEM;                   /* more bytes than a size_t counts */
     size_t lanes = (size_t)b->laned * (size_t)cap;
     double *ld = lanes_alloc(lanes), *lg = lanes_alloc(lanes);
     uint8_t *li = malloc(lanes + 1);
@@ -801,14 +810,16 @@ int mg_batch_backward(mg_batch *b, int mean, int threads)
     return MG_OK;
 }
 
-int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double *out,
-                  int32_t *bad)
+int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, int64_t rows,
+                  double *out, int32_t *bad)
 {
     if (!b || n < 0 || (n > 0 && (!idx || !out)) || !bad || (field != MG_DATA && field != MG_GRAD))
         return MG_EINDEX;
     *bad = -1;
     LOCK(&b->lock);
     int status = b->state >= (field == MG_DATA ? 1 : 2) ? MG_OK : MG_EINDEX;
+    if (status == MG_OK && rows != b->rows)
+        status = MG_ERANGE;         /* another forward since: out has room for rows rows */
     for (int32_t k = 0; k < n && status == MG_OK; k++) {
         int32_t j = local_of(b, idx[k]);
         if (j < 0) {

@@ -250,7 +250,9 @@ void mg_batch_free(mg_batch *b);
  * root's forward would give with the inputs' data set to row r; root's to out
  * (NULL: not copied). Up to threads threads: the same bits for any number. On an
  * op's failure, the status mg_forward would return, *bad_node the node, *bad_row
- * its first failing row (-1: a node that depends on no input) and bad_args[0..2)
+ * its row (-1: a node that depends on no input; rows run in chunks of 64, node after
+ * node: the first failing node of the first chunk that fails, its first failing row)
+ * and bad_args[0..2)
  * its operands there (its first two children's data, or its constant); nothing the
  * arena holds changes, ever. */
 int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t rows,
@@ -262,10 +264,11 @@ int mg_batch_forward(mg_batch *b, const double *x, const uint8_t *x_int, int64_t
 int mg_batch_backward(mg_batch *b, int mean, int threads);
 /* nodes idx[0..n) of the graph, their data (MG_DATA, of the last forward) or grads
  * (MG_GRAD, of the last backward: of the mean when it was one) on every row:
- * out[r * n + k]; MG_EINDEX (*bad = k) for a node not in the batch, MG_EOP for one it
+ * out[r * n + k] (out has room for rows x n: MG_ERANGE, writing nothing, if the last
+ * forward had another number of rows); MG_EINDEX (*bad = k) for a node not in the batch, MG_EOP for one it
  * does not run (a node inside a sum of products that nothing else uses: a dot ran it) */
-int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, double *out,
-                  int32_t *bad);
+int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, int64_t rows,
+                  double *out, int32_t *bad);
 const char *mg_kernels(void);    /* the lane kernels in use: baseline, avx2 or avx512 */
 
 #endif

@@ -135,8 +135,9 @@ static int is_group(const mg_arena *a, const int32_t *nodes)
                 return 0;       /* two runs of weights overlap */
     for (int32_t e = 2; e < n; e += 2)
         for (int q = 0; q < GROUP; q++)
-            if (k[q][e] != k[0][e] || (k[0][e] >= lo[q] && k[0][e] < hi[q]))
-                return 0;       /* other inputs, or an input among the weights */
+            if (k[q][e] != k[0][e] || (k[0][e] >= lo[q] && k[0][e] < hi[q]) || k[0][e] == k[q][0])
+                return 0;       /* other inputs, an input among the weights, or a start:
+                                   group_backward adds the starts' terms first */
     return 1;
 }
 

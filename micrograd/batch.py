@@ -61,6 +61,8 @@ class Batch:
             raise TypeError(f"root must be a Value, not {type(root).__name__!r}")
         inputs = list(inputs)
         idx = _indices(inputs)
+        _handles._flush(wait=True)  # the dead Values' nodes released: which nodes only their
+        # parents hold decides what runs as one dot (csrc/batch.c, fuse_chains)
         self.threads = _cores() if threads is None else _threads(threads)
         out, bad = ffi.new("mg_batch **"), ffi.new("int32_t *")
         status = lib.mg_batch_new(_arena, root._i, idx, len(inputs), out, bad)
@@ -106,7 +108,7 @@ class Batch:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
         if not self.rows:
-            raise RuntimeError("backward() needs a forward() of this Batch first")
+            raise RuntimeError("backward() needs a forward() of this Batch that succeeded")
         _check(lib.mg_batch_backward_nogil(self._b, reduction == "mean", self.threads))
         self._backward = True
 
@@ -115,7 +117,7 @@ class Batch:
         B x len(values) numbers, row-major (an array('d'), or out filled, e.g. a numpy
         (B, n) array)."""
         if not self.rows:
-            raise RuntimeError("data() needs a forward() of this Batch first")
+            raise RuntimeError("data() needs a forward() of this Batch that succeeded")
         return self._read(lib.MG_DATA, values, out)
 
     def grad(self, values: Iterable[Value], out: Any = None) -> Any:
@@ -131,7 +133,10 @@ class Batch:
         idx = _indices(values)
         result = array.array("d", bytes(8 * self.rows * n)) if out is None else out
         buf, bad = _out(result, self.rows * n, "out"), ffi.new("int32_t *")
-        status = lib.mg_batch_read(self._b, field, idx, n, buf, bad)
+        status = lib.mg_batch_read(self._b, field, idx, n, self.rows, buf, bad)
+        if status == lib.MG_ERANGE:
+            raise RuntimeError("another thread ran a forward() of this Batch meanwhile: give "
+                               "each thread its own Batch")
         if status == lib.MG_EINDEX and bad[0] >= 0:
             raise ValueError(f"values[{bad[0]}] ({values[bad[0]]!r}) is not a node of this "
                              "Batch's graph")

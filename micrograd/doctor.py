@@ -109,6 +109,10 @@ def report():
         if hasattr(lib, "mg_kernels"):      # the lane kernels of Batch, for this CPU
             lines.append(f"kernels:      {ffi.string(lib.mg_kernels()).decode()} "
                          "(Batch's lanes; MG_KERNELS=baseline forces the baseline)")
+            want = os.environ.get("MG_KERNELS")
+            if want and want not in ("baseline", "avx2", "avx512"):
+                lines.append(f"              MG_KERNELS={want!r} is none of baseline, avx2, "
+                             "avx512: ignored")
     except ImportError as e:
         lines.append(f"C extension:  not importable ({e})")
     lines.append(f"micrograd-c:  {ours_v} in {_where(DIST)}" if ours_v else

@@ -689,7 +689,7 @@ static void batches(void)
     for (int threads = 1; threads <= 3; threads += 2) {
         for (int64_t rows = 1; rows <= ROWS_MANY; rows += ROWS_MANY - 1) {
             CHECK(mg_batch_forward(bt, X, NULL, rows, threads, out, &node, &row, args) == MG_OK);
-            CHECK(mg_batch_read(bt, MG_DATA, &h1, 1, data, &bad) == MG_OK);
+            CHECK(mg_batch_read(bt, MG_DATA, &h1, 1, rows, data, &bad) == MG_OK);
             CHECK(mg_zero_grad(a, params, 8) == MG_OK);
             CHECK(mg_batch_backward(bt, 0, threads) == MG_OK);
             CHECK(mg_get_many(a, MG_GRAD, params, got, 8) == MG_OK);
@@ -711,7 +711,8 @@ static void batches(void)
         }
     }
     int32_t other = push(a, MG_LEAF, -1, -1, 1);
-    CHECK(mg_batch_read(bt, MG_DATA, &other, 1, data, &bad) == MG_EINDEX && bad == 0);
+    CHECK(mg_batch_read(bt, MG_DATA, &other, 1, ROWS_MANY, data, &bad) == MG_EINDEX && bad == 0);
+    CHECK(mg_batch_read(bt, MG_DATA, &h1, 1, 1, data, &bad) == MG_ERANGE);   /* rows differ */
     /* a failing row: log of a negative number on row 130 of x's */
     CHECK(mg_set(a, x, MG_DATA, 1, 0) == MG_OK);
     int32_t lg = push(a, MG_LOG, x, -1, 0);

@@ -116,7 +116,7 @@ def test_backward_of_an_int_grad_keeps_micrograd_ints():
 
 @pytest.mark.parametrize("module, names", [
     ("micrograd.engine", {"Value", "leaves", "dot", "logsumexp", "pick", "set_data", "get_data",
-                          "get_grad"}),
+                          "get_grad", "Batch"}),
     ("micrograd.nn", {"Module", "Neuron", "Layer", "MLP", "save", "load", "to_torch", "from_torch",
                       "Value", "random"}),
 ])
