@@ -228,4 +228,12 @@ int mg_optim_zero_grad(mg_optim *o);         /* grads to the int 0, as mg_zero_g
 int mg_optim_state(mg_optim *o, double *m, double *v, int64_t *step);
 int mg_optim_load(mg_optim *o, const double *m, const double *v, int64_t step);
 
+/* handles (csrc/handle.c) ------------------------------------------------------
+ * micrograd.engine's Value is a Python subclass of a C type, Handle, which holds one
+ * node of the arena given here (Python's, as mg_use's). mg_handle_install puts Handle and
+ * its functions into the module micrograd._mg, once; MG_ENOMEM if it cannot. A dead
+ * handle's node is released with MG_HANDLE_BATCH others (or before memory is needed). */
+#define MG_HANDLE_BATCH 256
+int mg_handle_install(mg_arena *a);
+
 #endif
