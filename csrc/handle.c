@@ -22,6 +22,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ typedef struct {
 static PyTypeObject *handle_type;   /* Handle */
 static PyObject *value_type;        /* the class ops make (engine.Value), set by init */
 static PyObject *on_error;          /* on_error(status, op, lhs, rhs, arg, is_int): raises */
+static PyObject *on_write;          /* on_write(i, field, x): writes any number, or raises */
 static PyObject *keep_name;         /* "_keep" */
 static mg_arena *arena;             /* Python's arena, given by init */
 
@@ -357,21 +359,25 @@ static PyObject *pending(PyObject *module, PyObject *unused)   /* deaths not yet
     return PyLong_FromLong(queued);
 }
 
-/* init(Value, on_error): the class ops make, and the function that raises their errors */
+/* init(Value, on_error, write): the class ops make, the function that raises their
+ * errors, and the one that writes data or grad from other numbers */
 static PyObject *init(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *cls, *raise;
-    if (!PyArg_ParseTuple(args, "OO", &cls, &raise))
+    PyObject *cls, *raise, *writer;
+    if (!PyArg_ParseTuple(args, "OOO", &cls, &raise, &writer))
         return NULL;
     if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, handle_type))
         return PyErr_Format(PyExc_TypeError, "init() needs a subclass of Handle");
     Py_INCREF(cls);
     Py_INCREF(raise);
+    Py_INCREF(writer);
     Py_XDECREF(value_type);
     Py_XDECREF(on_error);
+    Py_XDECREF(on_write);
     value_type = cls;
     on_error = raise;
+    on_write = writer;
     Py_RETURN_NONE;
 }
 
@@ -387,6 +393,48 @@ static PyObject *handle_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return h;
 }
 
+/* v.data, v.grad (field: MG_DATA, MG_GRAD): read as micrograd holds them (an int where
+ * micrograd's would be an int; NaN without a node, as mg_value); written from a float or
+ * an int here, and from anything else by Python's rules (on_write: _core._write), which
+ * also raises for a failed write (no node) */
+static PyObject *get_field(PyObject *self, void *field)
+{
+    mg_number n;
+    if (mg_get(arena, ((mg_handle *)self)->i, (int)(intptr_t)field, &n) != MG_OK)
+        n.value = NAN, n.is_int = 0;
+    if (n.is_int && isfinite(n.value) && floor(n.value) == n.value)
+        return PyLong_FromDouble(n.value);
+    return PyFloat_FromDouble(n.value);
+}
+
+static int set_field(PyObject *self, PyObject *x, void *field)
+{
+    int32_t i = ((mg_handle *)self)->i;
+    if (!x) {
+        PyErr_SetString(PyExc_AttributeError, "a Value's data and grad cannot be deleted");
+        return -1;
+    }
+    if (PyFloat_CheckExact(x) && mg_set(arena, i, (int)(intptr_t)field,
+                                        PyFloat_AsDouble(x), 0) == MG_OK)
+        return 0;
+    if (PyLong_CheckExact(x)) {
+        double value = PyLong_AsDouble(x);
+        if (value == -1.0 && PyErr_Occurred())
+            return -1;                  /* too large for a float: OverflowError */
+        if (mg_set(arena, i, (int)(intptr_t)field, value, 1) == MG_OK)
+            return 0;
+    }
+    PyObject *r = PyObject_CallFunction(on_write, "iiO", (int)i, (int)(intptr_t)field, x);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static PyGetSetDef handle_fields[] = {
+    {"data", get_field, set_field, "the node's data", (void *)(intptr_t)MG_DATA},
+    {"grad", get_field, set_field, "the node's grad", (void *)(intptr_t)MG_GRAD},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMemberDef handle_members[] = {
     {"_i", T_INT, offsetof(mg_handle, i), READONLY, "the node's index in the arena"},
     {NULL, 0, 0, 0, NULL},
@@ -397,6 +445,7 @@ static PyType_Slot handle_slots[] = {
     {Py_tp_new, handle_new},
     {Py_tp_dealloc, handle_dealloc},
     {Py_tp_members, handle_members},
+    {Py_tp_getset, handle_fields},
     {0, NULL},
 };
 

@@ -23,11 +23,11 @@ from micrograd import _handles, _mg, _pyops
 from micrograd._bulk import get_data, get_grad, set_data
 from micrograd._core import (_arena, _check, _kids, _node_fields, _number, _op_name, _read, _write,
                              ffi, lib)
-from micrograd._handles import (Handle, _address, _binary, _leaf, _new_node, _replay_error,
-                                _unary, _value_of)
+from micrograd._handles import (_address, _binary, _leaf, _new_node, _replay_error, _unary,
+                                _value_of)
 from micrograd._handles import _flush, _python, stats  # noqa: F401  (stats() is ours; for tests)
 from micrograd._mg.lib import (MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_DATA, MG_GRAD, MG_ARG,
+                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_ARG,
                                MG_LABEL)
 
 # Annotations are for type checkers only (py.typed): never evaluated (the __future__
@@ -38,6 +38,20 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, overload
 
     from micrograd._handles import Number   # int, float, numpy's numbers: anything _number takes
+
+    class Handle:   # micrograd._mg.Handle (csrc/handle.c), as type checkers see it
+        @property
+        def _i(self) -> int: ...            # the node, read-only
+        @property
+        def data(self) -> float: ...
+        @data.setter
+        def data(self, x: Number) -> None: ...
+        @property
+        def grad(self) -> float: ...
+        @grad.setter
+        def grad(self, x: Number) -> None: ...
+else:
+    from micrograd._handles import Handle
 
 # _labels[i]: node i's label. It belongs to the node, not to one Value, so it
 # outlives the Value it was set on; the node's MG_HAS_LABEL flag says whether the
@@ -167,21 +181,8 @@ class Value(Handle):
 
     # ---------------------------------------------------------- node fields
 
-    @property
-    def data(self) -> float:
-        return _read(self._i, MG_DATA)
-
-    @data.setter
-    def data(self, x: Number) -> None:
-        _write(self._i, MG_DATA, x)
-
-    @property
-    def grad(self) -> float:
-        return _read(self._i, MG_GRAD)
-
-    @grad.setter
-    def grad(self, x: Number) -> None:
-        _write(self._i, MG_GRAD, x)
+    # data and grad: Handle's, in C (csrc/handle.c), as _read and _write read and write
+    # them: an int where micrograd's would be an int; other numbers through _write
 
     @property
     def label(self) -> str:
@@ -311,5 +312,5 @@ def logsumexp(values: Iterable[Value | Number]) -> Value:
 
 
 _handles.Value = Value      # the class of the Values that ops make
-_mg.handle_init(Value, _handles._push_failed)
+_mg.handle_init(Value, _handles._push_failed, _write)
 _handles._name_methods(Value)
