@@ -476,13 +476,13 @@ int mg_handle_install(mg_arena *a)
     PyGILState_STATE gil = PyGILState_Ensure();
     int status = MG_ENOMEM;
     PyObject *module = PyImport_AddModule("micrograd._mg");    /* borrowed */
-    if (!module || handle_type)
-        goto done;
-    arena = a;
-    keep_name = PyUnicode_InternFromString("_keep");
-    handle_type = (PyTypeObject *)PyType_FromSpec(&handle_spec);
-    if (!keep_name || !handle_type || PyObject_SetAttrString(module, "Handle",
-                                                             (PyObject *)handle_type) < 0)
+    if (!handle_type) {         /* (micrograd imported again: the same type, the same arena) */
+        arena = a;
+        keep_name = PyUnicode_InternFromString("_keep");
+        handle_type = keep_name ? (PyTypeObject *)PyType_FromSpec(&handle_spec) : NULL;
+    }
+    if (!module || !handle_type || a != arena
+        || PyObject_SetAttrString(module, "Handle", (PyObject *)handle_type) < 0)
         goto done;
     for (PyMethodDef *f = functions; f->ml_name; f++) {
         PyObject *fn = PyCFunction_NewEx(f, NULL, NULL);

@@ -31,7 +31,8 @@ if TYPE_CHECKING:   # what the methods made by _binary and _unary are, to type c
     UnaryMethod = Callable[[_Value], _Value]
 
 if lib.mg_handle_install(_arena) != lib.MG_OK:
-    raise MemoryError("cannot make micrograd's handle type")
+    raise ImportError("cannot install micrograd._mg.Handle (out of memory, or micrograd "
+                      "imported a second time in this process)")
 Handle = _mg.Handle                 # engine.Value's base: the node it holds
 _push, _leaf_into, _value, _handle_at = (_mg.handle_push, _mg.handle_leaf, _mg.handle_value_of,
                                          _mg.handle_at)
