@@ -97,17 +97,25 @@ static int table_fit(int32_t i)
     return 0;
 }
 
+static int is_handle(PyObject *x) { return PyObject_TypeCheck(x, handle_type); }
+
 /* The handle of new node i (whose one reference it takes over): a new object of class
  * `into` (a type) or the handle `into` itself, which lets go of its old node, if any.
  * On failure node i is released and NULL returned, with an exception set. */
 static PyObject *adopt(PyObject *into, int32_t i)
 {
     PyObject *h;
+    int is_class = PyType_Check(into);
+    if (!(is_class ? PyType_IsSubtype((PyTypeObject *)into, handle_type) : is_handle(into))) {
+        mg_release(arena, &i, 1);
+        PyErr_Format(PyExc_TypeError, "a node goes to a Value or a Value class, not %R", into);
+        return NULL;
+    }
     if (table_fit(i) < 0) {
         mg_release(arena, &i, 1);
         return NULL;
     }
-    if (PyType_Check(into)) {
+    if (is_class) {
         allocfunc alloc = (allocfunc)PyType_GetSlot((PyTypeObject *)into, Py_tp_alloc);
         h = alloc((PyTypeObject *)into, 0);
         if (!h) {
@@ -124,8 +132,6 @@ static PyObject *adopt(PyObject *into, int32_t i)
     table[i] = h;
     return h;
 }
-
-static int is_handle(PyObject *x) { return PyObject_TypeCheck(x, handle_type); }
 
 /* what a builder returns for the node made as `out` (>= 0, or minus a status), into
  * `into`: its handle; a 1-tuple of it if the node has MG_PYTHON (Python makes it keep
@@ -156,11 +162,6 @@ static int32_t node_of(PyObject *x)
     return i < INT32_MIN + 1 || i > INT32_MAX ? -1 : (int32_t)i;
 }
 
-static void *pointer_of(PyObject *x)
-{
-    return x == Py_None ? NULL : PyLong_AsVoidPtr(x);
-}
-
 /* push(op, a, b, arg, is_int): the Value of mg_push(op, a, b, arg, is_int), a and b
  * handles (b may be an index: MG_CONST, -1); if out of memory, once more after the
  * queued deaths are released. A new node with MG_PYTHON keeps (a, b) (or (a,)), which
@@ -184,7 +185,7 @@ static PyObject *push(PyObject *module, PyObject *args)
     if (out == -MG_ENOMEM && release_queued() == MG_OK)
         out = mg_push(arena, (int)op, lhs, rhs, arg, is_int);
     if (out < 0) {
-        PyObject *r = PyObject_CallFunction(on_error, "iliidi", -out, op, (long)lhs,
+        PyObject *r = PyObject_CallFunction(on_error, "iliidi", (int)-out, op, (int)lhs,
                                             (int)rhs, arg, is_int);
         Py_XDECREF(r);
         if (!PyErr_Occurred())
@@ -205,9 +206,10 @@ static PyObject *push(PyObject *module, PyObject *args)
 }
 
 /* The other builders: a C function of mg.h and its arguments (arrays as addresses,
- * int(ffi.cast("uintptr_t", array)), None for NULL), retried once after the queued
+ * int(ffi.cast("uintptr_t", array)), 0 for NULL), retried once after the queued
  * deaths are released if out of memory; into: a class, or a handle to give the node to.
  * They return what `made` says. */
+#define ARRAY(type, address) ((const type *)(uintptr_t)(address))
 #define RETRY(call) do { out = (call); \
     if (out == -MG_ENOMEM && release_queued() == MG_OK) out = (call); } while (0)
 
@@ -226,45 +228,39 @@ static PyObject *leaf(PyObject *module, PyObject *args)        /* (into, x, is_i
 static PyObject *dot(PyObject *module, PyObject *args)  /* (start, w, x, c, n, fused) */
 {
     (void)module;
-    PyObject *start, *w, *x, *c;
+    PyObject *start;
+    unsigned long long w, x, c;
     int n, fused, out;
-    if (!PyArg_ParseTuple(args, "OOOOii", &start, &w, &x, &c, &n, &fused))
+    if (!PyArg_ParseTuple(args, "OKKKii", &start, &w, &x, &c, &n, &fused))
         return NULL;
     int32_t s = node_of(start);
-    const int32_t *wp = pointer_of(w), *xp = pointer_of(x);
-    const double *cp = pointer_of(c);
     if (PyErr_Occurred())
         return NULL;
-    RETRY(mg_dot(arena, s, wp, xp, cp, n, fused));
+    RETRY(mg_dot(arena, s, ARRAY(int32_t, w), ARRAY(int32_t, x), ARRAY(double, c), n, fused));
     return made(value_type, out);
 }
 
 static PyObject *push_n(PyObject *module, PyObject *args)       /* (op, kids, n) */
 {
     (void)module;
-    PyObject *kids;
+    unsigned long long kids;
     int op, n, out;
-    if (!PyArg_ParseTuple(args, "iOi", &op, &kids, &n))
+    if (!PyArg_ParseTuple(args, "iKi", &op, &kids, &n))
         return NULL;
-    const int32_t *k = pointer_of(kids);
-    if (PyErr_Occurred())
-        return NULL;
-    RETRY(mg_push_n(arena, op, k, n));
+    RETRY(mg_push_n(arena, op, ARRAY(int32_t, kids), n));
     return made(value_type, out);
 }
 
 static PyObject *push_py(PyObject *module, PyObject *args)  /* (into, kids, n, x, is_int) */
 {
     (void)module;
-    PyObject *into, *kids;
+    PyObject *into;
+    unsigned long long kids;
     int n, is_int, out;
     double x;
-    if (!PyArg_ParseTuple(args, "OOidp", &into, &kids, &n, &x, &is_int))
+    if (!PyArg_ParseTuple(args, "OKidp", &into, &kids, &n, &x, &is_int))
         return NULL;
-    const int32_t *k = pointer_of(kids);
-    if (PyErr_Occurred())
-        return NULL;
-    RETRY(mg_push_py(arena, k, n, x, is_int));
+    RETRY(mg_push_py(arena, ARRAY(int32_t, kids), n, x, is_int));
     return made(into, out);
 }
 
@@ -273,18 +269,14 @@ static PyObject *push_py(PyObject *module, PyObject *args)  /* (into, kids, n, x
 static PyObject *leaves(PyObject *module, PyObject *args)
 {
     (void)module;
-    PyObject *values, *flags;
+    unsigned long long values, flags;
     int n, out;
-    if (!PyArg_ParseTuple(args, "OOi", &values, &flags, &n))
-        return NULL;
-    const double *v = pointer_of(values);
-    const uint8_t *f = pointer_of(flags);
-    if (PyErr_Occurred())
+    if (!PyArg_ParseTuple(args, "KKi", &values, &flags, &n))
         return NULL;
     PyObject *list = PyList_New(n > 0 ? n : 0);
     if (!list)
         return NULL;
-    RETRY(mg_leaves(arena, v, f, n));
+    RETRY(mg_leaves(arena, ARRAY(double, values), ARRAY(uint8_t, flags), n));
     if (out < 0) {
         Py_DECREF(list);
         return PyLong_FromLong(out);

@@ -98,8 +98,8 @@ def _name_methods(cls):
 
 
 def _address(array):
-    """An array made by ffi.new as csrc/handle.c's builders take it (None: NULL)."""
-    return None if array is None or array == ffi.NULL else int(ffi.cast("uintptr_t", array))
+    """An array made by ffi.new as csrc/handle.c's builders take it (None: NULL, 0)."""
+    return 0 if array is None else int(ffi.cast("uintptr_t", array))
 
 
 def _made(v, keep=()):
