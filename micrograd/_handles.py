@@ -151,13 +151,14 @@ def _watch_rule(v):
     """v's _backward is Python code: list it in _python until v dies or it is deleted."""
     i = v._i
     with _python_lock:
-        _python[i] = weakref.ref(v, lambda ref: _forget_rule(i, ref))
+        _python[i] = weakref.ref(v, lambda ref, forget=_forget_rule: forget(i, ref))
 
 
-def _forget_rule(i, ref=None, _python=_python, _set=lib.mg_use_set):
+def _forget_rule(i, ref=None, _python=_python, _set=lib.mg_use_set, _lock=_python_lock):
     """Node i's Value with a Python rule died (ref) or its rule was deleted (None): drop
-    its entry, and the node's flag if it is a leaf (its flag is its rule's alone)."""
-    with _python_lock:
+    its entry, and the node's flag if it is a leaf (its flag is its rule's alone). What
+    it uses is bound here: a Value may die while the interpreter shuts down."""
+    with _lock:
         if ref is not None and _python.get(i) is not ref:
             return                              # a newer Value's entry
         _python.pop(i, None)

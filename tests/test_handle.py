@@ -212,3 +212,21 @@ def test_rss_of_a_held_leaf_and_of_a_graphs_node(what, bound):
     measure it: about 124 B per held leaf and 60 B per node on CPython 3.11; with the
     registry of weak references in Python, 275 B and 63 B)."""
     assert float(run(RSS, what, BENCHMARKS)[0]) < bound
+
+
+def test_exit_with_values_holding_python_rules_in_globals_and_cycles_is_clean():
+    """Values die after every module at exit (globals, cycles): their releases and the
+    callbacks that drop their Python rules still work, printing nothing."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        from micrograd.engine import Value
+        a = Value(2.0)
+        a._backward = lambda: None          # a leaf with a rule of Python code
+        b = a * 3
+        b._backward = lambda: None
+        b.me, a.other = b, b                # in a cycle, and in module globals
+        c = Value(1.0) * a
+        c.backward()
+        import micrograd.engine
+        micrograd.engine.kept = [a, b, c]   # alive in another module's globals too
+        """)], capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stderr) == (0, "")
