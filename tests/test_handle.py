@@ -109,7 +109,8 @@ def test_eight_threads_sharing_nodes_keep_one_handle_per_node_and_release_everyt
 
 
 CTRL_C = """
-    import gc, os, random, signal, sys, threading
+    import faulthandler, gc, os, random, signal, sys, threading
+    faulthandler.dump_traceback_later(500, exit=True)   # a hang: where, on stderr
     from micrograd.engine import stats
     from micrograd.nn import MLP
     random.seed(0)
