@@ -4,9 +4,8 @@ backward() calls at the node's turn (docs/ARCHITECTURE.md, "Python code in the g
 
 Internal: micrograd.engine is the face.
 """
-from micrograd import _handles
+from micrograd import _handles, _mg
 from micrograd._core import _arena, _check, _number, ffi, lib
-from micrograd import _mg
 from micrograd._handles import _address, _forget, _forget_rule, _made, _python, _watch_rule
 from micrograd._handles import _python_lock as _lock
 
