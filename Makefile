@@ -87,7 +87,7 @@ sanitize: $(VENV)/.test-deps $(ORACLE)  ## the tests on an AddressSanitizer + UB
 	ln -s $(CURDIR)/.oracle $(ASAN_DIR)/.oracle
 	cd $(ASAN_DIR) && MG_CFLAGS="$(SAN)" MG_LDFLAGS="-fsanitize=address,undefined" \
 		$(CURDIR)/$(PY) micrograd/_build.py >build.log
-	gcc -std=c11 -O1 -Wall -Wextra -ffp-contract=off $(SAN) -Icsrc tests/arena_harness.c csrc/*.c \
+	gcc -std=c11 -O1 -Wall -Wextra -ffp-contract=off $(SAN) -Icsrc tests/arena_harness.c $(filter-out csrc/handle.c,$(wildcard csrc/*.c)) \
 		-lm -lpthread -o $(ASAN_DIR)/arena_harness
 	ASAN_OPTIONS=detect_leaks=1 $(ASAN_DIR)/arena_harness
 	export LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \

@@ -271,4 +271,12 @@ int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, int64_t
                   double *out, int32_t *bad);
 const char *mg_kernels(void);    /* the lane kernels in use: baseline, avx2 or avx512 */
 
+/* handles (csrc/handle.c) ------------------------------------------------------
+ * micrograd.engine's Value is a Python subclass of a C type, Handle, which holds one
+ * node of the arena given here (Python's, as mg_use's). mg_handle_install puts Handle and
+ * its functions into the module micrograd._mg, once; MG_ENOMEM if it cannot. A dead
+ * handle's node is released with MG_HANDLE_BATCH others (or before memory is needed). */
+#define MG_HANDLE_BATCH 256
+int mg_handle_install(mg_arena *a);
+
 #endif

@@ -4,11 +4,10 @@ backward() calls at the node's turn (docs/ARCHITECTURE.md, "Python code in the g
 
 Internal: micrograd.engine is the face.
 """
-import weakref
-
-from micrograd import _handles
+from micrograd import _handles, _mg
 from micrograd._core import _arena, _check, _number, ffi, lib
-from micrograd._handles import _new_node, _python, _registry_lock as _lock
+from micrograd._handles import _address, _forget, _forget_rule, _made, _python, _watch_rule
+from micrograd._handles import _python_lock as _lock
 
 
 def python_op(v, data, children, op):
@@ -20,7 +19,11 @@ def python_op(v, data, children, op):
         if not isinstance(c, _handles.Value):
             raise TypeError(f"the children of a Value must be Values, not {type(c).__name__!r}")
     x, is_int = _number(data)
-    _new_node(lib.mg_push_py, [c._i for c in kids], len(kids), x, is_int, keep=kids, into=v)
+    old, idx = v._i, ffi.new("int32_t[]", [c._i for c in kids])
+    made = _mg.handle_push_py(v, _address(idx), len(kids), x, is_int)
+    if old >= 0:                    # a second __init__: what v held for its old node goes
+        _forget(v, old)
+    _made(made, kids)
     v._op_text = str(op)
 
 
@@ -30,8 +33,7 @@ def set_rule(v, rule):
         raise TypeError(f"_backward must be callable, not {type(rule).__name__!r}")
     _check(lib.mg_set(_arena, v._i, lib.MG_PYSTATE, 0.0, True))
     v._python_rule = rule
-    with _lock:
-        _python[v._i] = weakref.ref(v)
+    _watch_rule(v)
 
 
 def del_rule(v):
@@ -39,9 +41,7 @@ def del_rule(v):
     if not hasattr(v, "_python_rule"):
         raise AttributeError("this Value has no _backward of Python code to delete")
     del v._python_rule
-    with _lock:
-        _python.pop(v._i, None)
-    _check(lib.mg_set(_arena, v._i, lib.MG_PYSTATE, 0.0, False))  # a leaf's hook is gone
+    _forget_rule(v._i)              # a leaf's hook is gone
 
 
 def backward(root):

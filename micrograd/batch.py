@@ -61,7 +61,7 @@ class Batch:
             raise TypeError(f"root must be a Value, not {type(root).__name__!r}")
         inputs = list(inputs)
         idx = _indices(inputs)
-        _handles._flush(wait=True)  # the dead Values' nodes released: which nodes only their
+        _handles._flush()           # the dead Values' nodes released: which nodes only their
         # parents hold decides what runs as one dot (csrc/batch.c, fuse_chains)
         self.threads = _cores() if threads is None else _threads(threads)
         out, bad = ffi.new("mg_batch **"), ffi.new("int32_t *")

@@ -20,15 +20,16 @@ __all__ = ["Value", "leaves", "dot", "logsumexp", "pick", "set_data", "get_data"
 
 from itertools import islice
 
-from micrograd import _handles, _pyops
+from micrograd import _handles, _mg, _pyops
 from micrograd._bulk import get_data, get_grad, set_data
-from micrograd._core import (_arena, _check, _kids, _node_fields, _number, _op_name, _read, _write,
-                             ffi, lib)
-from micrograd._handles import _binary, _leaf, _new_handle, _new_node, _replay_error, _unary, _value_of
+from micrograd._core import (_arena, _check, _kids, _nary_error, _node_fields, _number, _op_name,
+                             _read, _write, ffi, lib)
+from micrograd._handles import (_address, _binary, _leaf, _new_node, _replay_error, _unary,
+                                _value_of)
 from micrograd._handles import _flush, _python, stats  # noqa: F401  (stats() is ours; for tests)
 from micrograd._mg.lib import (MG_ADD, MG_MUL, MG_POW, MG_RELU, MG_TANH, MG_EXP, MG_LOG,
-                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_PICK, MG_DATA, MG_GRAD,
-                               MG_ARG, MG_LABEL)
+                               MG_SIGMOID, MG_POWV, MG_DOT, MG_LSE, MG_PICK, MG_ARG,
+                               MG_LABEL)
 
 # Annotations are for type checkers only (py.typed): never evaluated (the __future__
 # import), and typing is not imported at run time (its objects cost every collection
@@ -39,20 +40,35 @@ if TYPE_CHECKING:
 
     from micrograd._handles import Number   # int, float, numpy's numbers: anything _number takes
 
+    class Handle:   # micrograd._mg.Handle (csrc/handle.c), as type checkers see it
+        @property
+        def _i(self) -> int: ...            # the node, read-only
+        @property
+        def data(self) -> float: ...
+        @data.setter
+        def data(self, x: Number) -> None: ...
+        @property
+        def grad(self) -> float: ...
+        @grad.setter
+        def grad(self, x: Number) -> None: ...
+else:
+    from micrograd._handles import Handle
+
 # _labels[i]: node i's label. It belongs to the node, not to one Value, so it
 # outlives the Value it was set on; the node's MG_HAS_LABEL flag says whether the
 # entry is current (a new node in a reused slot starts without it).
 _labels: dict[int, str] = {}
 
 
-class Value:
+class Value(Handle):
     """ stores a single scalar value and its gradient """
+    # Handle (csrc/handle.c): the node, `_i`, read-only; made and released in C.
     # __dict__: attributes of the user's own, as on micrograd's Value, and ours only where
     # needed: _keep, the Values this one keeps alive: its operands where Python code lies
     # below (a Python _backward must outlive the Value it was set on); _walked, after a
     # walk of _prev, its children, so that the next walk meets the same objects;
     # _python_rule (see _backward) and _op_text (an op defined in Python).
-    __slots__ = ("_i", "__dict__", "__weakref__")
+    __slots__ = ("__dict__", "__weakref__")
 
     def __init__(self, data: Number, _children: Iterable[Value] = (), _op: str = "",
                  label: str = "") -> None:
@@ -66,11 +82,6 @@ class Value:
                 self._op_text = str(_op)
         if label:
             self.label = label
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "__del__" in vars(cls):     # it may resurrect a Value: see _keeping_node
-            cls.__del__ = _handles._keeping_node(cls.__del__)
 
     __add__ = _binary(MG_ADD)
     __mul__ = _binary(MG_MUL)
@@ -171,21 +182,8 @@ class Value:
 
     # ---------------------------------------------------------- node fields
 
-    @property
-    def data(self) -> float:
-        return _read(self._i, MG_DATA)
-
-    @data.setter
-    def data(self, x: Number) -> None:
-        _write(self._i, MG_DATA, x)
-
-    @property
-    def grad(self) -> float:
-        return _read(self._i, MG_GRAD)
-
-    @grad.setter
-    def grad(self, x: Number) -> None:
-        _write(self._i, MG_GRAD, x)
+    # data and grad: Handle's, in C (csrc/handle.c), as _read and _write read and write
+    # them: an int where micrograd's would be an int; other numbers through _write
 
     @property
     def label(self) -> str:
@@ -234,7 +232,7 @@ class Value:
 def _copy_of(cls: type[Value], data: float, label: str) -> Value:
     """A new leaf of class cls holding data and label (its __init__ is not called, as
     pickle calls none): what copy and pickle make of a Value; then its attributes."""
-    v = object.__new__(cls)
+    v = Handle.__new__(cls)
     Value.__init__(v, data, label=label)
     return v
 
@@ -268,8 +266,10 @@ def dot(ws: Iterable[Value | Number], xs: Iterable[Value | Number], start: Value
     if n == 0 or len(w) < n or (len(x) < n and not all(isinstance(v, float) for v in xs)):
         return sum((w*x for w, x in zip(ws, xs)), start)    # n == 0: start itself
     keep = (lambda: (start, *ws, *xs)) if x else (lambda: (start, *ws))  # if Python code is below
-    x, c = (x, ffi.NULL) if x else (ffi.NULL, xs)
-    return _new_node(lib.mg_dot, start._i, w, x, c, n, 0, keep=keep)
+    w = ffi.new("int32_t[]", w)
+    x, c = (ffi.new("int32_t[]", x), None) if x else (None, ffi.new("double[]", xs))
+    return _new_node(_mg.handle_dot, start, _address(w), _address(x), _address(c), n, 0,
+                     keep=keep)
 
 
 def leaves(numbers: Iterable[Number]) -> list[Value]:
@@ -281,8 +281,7 @@ def leaves(numbers: Iterable[Number]) -> list[Value]:
         return []
     data = ffi.new("double[]", [x for x, _ in pairs])
     is_int = ffi.new("uint8_t[]", [i for _, i in pairs])
-    first = _new_node(lib.mg_leaves, data, is_int, len(pairs))
-    return [first] + [_new_handle(first._i + j) for j in range(1, len(pairs))]
+    return _new_node(_mg.handle_leaves, _address(data), _address(is_int), len(pairs))
 
 
 def _as_value(x: Value | Number) -> Value:
@@ -299,8 +298,10 @@ def _dot_fused(ws, xs, start):
 
 def _push_n(op, values):
     """The Value of a new n-ary node op(*values); values are held until it exists."""
-    kids = [v._i for v in values]
-    return _new_node(lib.mg_push_n, op, kids, len(kids), keep=lambda: tuple(values))
+    kids = ffi.new("int32_t[]", [v._i for v in values])
+    return _new_node(_mg.handle_push_n, op, _address(kids), len(values),
+                     keep=lambda: tuple(values),
+                     error=lambda status: _nary_error(status, op, list(kids)))
 
 
 def logsumexp(values: Iterable[Value | Number]) -> Value:
@@ -325,6 +326,7 @@ def pick(values: Iterable[Value | Number], index: Value | Number) -> Value:
 
 
 _handles.Value = Value      # the class of the Values that ops make
+_mg.handle_init(Value, _handles._push_failed, _write)
 _handles._name_methods(Value)
 
 from micrograd.batch import Batch  # noqa: E402  (it needs Value's module complete)
