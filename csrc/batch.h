@@ -110,6 +110,11 @@ typedef struct {
     void (*shared_backward)(mg_batch *b);
 } lane_kernels;
 
+/* batch.c: the kernels of this CPU (or MG_KERNELS's), chosen once; batch_graph.c: node
+ * i's local index, -1 if it is not in the graph, -2 if it is not run (fused) */
+INTERNAL const lane_kernels *kernels(void);
+INTERNAL int32_t local_of(const mg_batch *b, int32_t i);
+
 INTERNAL extern const lane_kernels lanes_baseline;
 #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
 #define MG_X86_CLONES 1
