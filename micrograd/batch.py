@@ -62,7 +62,7 @@ class Batch:
         inputs = list(inputs)
         idx = _indices(inputs)
         _handles._flush()           # the dead Values' nodes released: which nodes only their
-        # parents hold decides what runs as one dot (csrc/batch.c, fuse_chains)
+        # parents hold decides what runs as one dot (csrc/batch_graph.c, fuse_chains)
         self.threads = _cores() if threads is None else _threads(threads)
         out, bad = ffi.new("mg_batch **"), ffi.new("int32_t *")
         status = lib.mg_batch_new(_arena, root._i, idx, len(inputs), out, bad)
