@@ -144,7 +144,7 @@ static HOT_INLINE void zero_grad(mg_arena *a, int32_t i)
 }
 
 /* arena.c: growth and slots (all or nothing: MG_ENOMEM changes nothing), edges,
- * lifetime; plan.c: a freed root's kept order, and a root's (for batch.c) */
+ * lifetime; plan.c: a freed root's kept order, and a root's (for batch_graph.c) */
 INTERNAL int grow(mg_arena *a, int32_t cap);
 INTERNAL int reserve_edges(mg_arena *a, int64_t n);
 INTERNAL void drop(mg_arena *a, int32_t i);

@@ -1,4 +1,4 @@
-/* batch.h: a Batch's layout, shared by the walk (batch.c) and the lane kernels
+/* batch.h: a Batch's layout, shared by its making (batch_graph.c), its run (batch.c) and the lane kernels
  * (lanes.h, compiled once per CPU target by lanes_*.c).
  *
  * A Batch runs one example's graph over B rows at once. Its nodes are a copy of the
