@@ -1,5 +1,5 @@
-/* batch.h: a Batch's layout, shared by its making (batch_graph.c), its run (batch.c) and the lane kernels
- * (lanes.h, compiled once per CPU target by lanes_*.c).
+/* batch.h: a Batch's layout, shared by its making (batch_graph.c), its run (batch.c)
+ * and the lane kernels (lanes.h, compiled once per CPU target by lanes_*.c).
  *
  * A Batch runs one example's graph over B rows at once. Its nodes are a copy of the
  * graph's, in root's kept order (plan.c), leaves first: every node is either laned
