@@ -90,11 +90,13 @@ sanitize: $(VENV)/.test-deps $(ORACLE)  ## the tests on an AddressSanitizer + UB
 	gcc -std=c11 -O1 -Wall -Wextra -ffp-contract=off $(SAN) -Icsrc tests/arena_harness.c $(filter-out csrc/handle.c,$(wildcard csrc/*.c)) \
 		-lm -lpthread -o $(ASAN_DIR)/arena_harness
 	ASAN_OPTIONS=detect_leaks=1 $(ASAN_DIR)/arena_harness
+	# the sanitizers' reports go to files: pytest captures stderr, and a report ends the process
 	export LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
-		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 MG_SANITIZE=1 \
+		ASAN_OPTIONS=detect_leaks=0:log_path=$(CURDIR)/$(ASAN_DIR)/report \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(ASAN_DIR)/report MG_SANITIZE=1 \
 		PYTHONPATH=$(CURDIR)/$(ASAN_DIR) PYTHONSAFEPATH=1 && \
 	$(PY) -c "import micrograd._mg as m; assert m.__file__.startswith('$(CURDIR)/$(ASAN_DIR)/'), m.__file__" && \
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider tests || { cat $(ASAN_DIR)/report.* 2>/dev/null; exit 1; }
 
 # make soak: 10,000 training steps of the demo model; live nodes and RSS every 500
 # steps to benchmarks/soak.csv, plotted to benchmarks/soak.png (about 10 minutes);

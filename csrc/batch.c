@@ -405,11 +405,11 @@ int mg_batch_read(mg_batch *b, int field, const int32_t *idx, int32_t n, int64_t
     double scale = field == MG_GRAD && b->mean && b->rows > 0 ? (double)b->rows : 1;
     for (int32_t k = 0; k < n && status == MG_OK; k++) {
         const bnode *v = &b->nodes[local_of(b, idx[k])];
-        const double *lanes = field == MG_DATA ? b->ldata : b->lgrad;
-        double shared = (field == MG_DATA ? b->sdata : b->sgrad)[v->slot];
+        const double *from = v->laned ? (field == MG_DATA ? b->ldata : b->lgrad)
+                                          + (int64_t)v->slot * b->cap
+                                      : (field == MG_DATA ? b->sdata : b->sgrad) + v->slot;
         for (int64_t r = 0; r < b->rows; r++)
-            out[r * n + k] = v->laned ? lanes[(int64_t)v->slot * b->cap + r] / scale
-                                      : shared / scale;
+            out[r * n + k] = from[v->laned ? r : 0] / scale;     /* a shared node: every row */
     }
     UNLOCK(&b->lock);
     return status;
