@@ -450,6 +450,9 @@ def test_one_two_and_three_threads_give_the_same_bits():
 
 def run_python(args, env=None):
     env = {**os.environ, **(env or {})}
+    # the tests' modules by path, not by the working directory (PYTHONSAFEPATH, as under
+    # make sanitize, leaves it out of sys.path)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, *args], cwd=TESTS, env=env, capture_output=True,
                           text=True, timeout=120, check=True).stdout
 

@@ -7,6 +7,7 @@ Not here: what a Batch computes (test_batch.py, test_batch_models.py).
 """
 import gc
 import math
+import os
 import random
 import re
 
@@ -264,7 +265,8 @@ def test_dropped_batches_free_their_graphs_and_lanes(quiet_gc):
     after = stats(), rss_bytes()
     assert {k: after[0][k] for k in ("live", "edges", "plans")} == \
         {k: before[0][k] for k in ("live", "edges", "plans")}
-    assert after[1] - before[1] < 4 << 20, "RSS grew by more than 4 MiB"
+    if not os.environ.get("MG_SANITIZE"):   # ASan's quarantine keeps freed memory
+        assert after[1] - before[1] < 4 << 20, "RSS grew by more than 4 MiB"
 
 
 # ---------------------------------------------------------------- Python threads
