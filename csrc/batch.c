@@ -88,7 +88,6 @@ void mg_batch_free(mg_batch *b)
     free(b->by_node);
     free(b->steps);
     free(b->ops);
-    free(b->params);
     free(b->lanes);
     lanes_free(b->ldata);
     lanes_free(b->lgrad);

@@ -63,9 +63,9 @@ typedef struct mg_batch {
     int32_t *by_node;       /* (node, local index) pairs sorted by node, lookups of them */
     int32_t lookups;
     /* the walks, as lists of local indices (children first): the laned non-leaves to run
-     * (a tile by its first dot), the shared non-leaves, the shared leaves (the
-     * parameters) and every laned node */
-    int32_t *steps, *ops, *params, *lanes;
+     * (a tile by its first dot), the shared non-leaves and every laned node; the shared
+     * leaves (the parameters) are the nparams first shared slots (pnode: their nodes) */
+    int32_t *steps, *ops, *lanes;
     int32_t nsteps, nops, nparams;
     int64_t work;           /* multiply-adds of one row, about: the laned nodes' operands */
     /* the run: rows rows of lanes, cap apart (whole chunks, and ROWS more: batch.c) */

@@ -292,10 +292,9 @@ static int make_lists(mg_batch *b)
     size_t n = (size_t)(uint32_t)b->n + 1;
     b->steps = malloc(n * sizeof(int32_t));
     b->ops = malloc(n * sizeof(int32_t));
-    b->params = malloc(n * sizeof(int32_t));
     b->lanes = malloc(n * sizeof(int32_t));
     b->pnode = malloc(n * sizeof(int32_t));
-    if (!b->steps || !b->ops || !b->params || !b->lanes || !b->pnode)
+    if (!b->steps || !b->ops || !b->lanes || !b->pnode)
         return MG_ENOMEM;
     int32_t nl = 0;
     for (int32_t j = 0; j < b->n; j++) {
@@ -307,7 +306,7 @@ static int make_lists(mg_batch *b)
         if (v->op == MG_LEAF && !v->laned) {
             assert(v->slot == b->nparams);      /* the leaves' slots come first */
             b->pnode[b->nparams] = v->node;
-            b->params[b->nparams++] = j;
+            b->nparams++;
         }
         else if (v->op != MG_LEAF && !v->laned)
             b->ops[b->nops++] = j;
